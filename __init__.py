@@ -1,0 +1,68 @@
+"""hybridize: capture an eager model once, optimize its graph with an
+MLIR-style pass pipeline, run it as generated NumPy or C code.
+
+    >>> import hybridize, torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(512, 256), torch.nn.ReLU(), torch.nn.Linear(256, 2))
+    >>> x = torch.randn(1, 512)
+    >>> fast = hybridize.compile(net, x)            # trace + optimize + build (C)
+    >>> fast(x)                                     # a torch tensor, like net(x)
+
+or step by step:
+
+    >>> module = hybridize.trace(net, x)            # xDSL ModuleOp, `print(module)`
+    >>> module = hybridize.optimize(module, "canonicalize,fuse,plan")
+    >>> fast = hybridize.build(module, backend="numpy")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import ModuleOp
+
+from hybridize.backends import BACKENDS, CompiledModel, build
+from hybridize.ir import parse_module, print_module
+from hybridize.passes import DEFAULT_PIPELINE, register_pass, run_pipeline
+
+__version__ = "0.1.0"
+
+
+def trace(model, *example_inputs, decompose: bool = False) -> ModuleOp:
+    """Capture `model` (a torch.nn.Module) on example inputs as `hy` IR."""
+    if type(model).__module__.startswith("torch") or _is_torch_module(model):
+        from hybridize.frontends.torch import trace as trace_torch
+
+        return trace_torch(model, example_inputs, decompose=decompose)
+    raise TypeError(f"hybridize.trace: no frontend for {type(model).__name__} (supported: torch.nn.Module)")
+
+
+def _is_torch_module(model) -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
+
+
+def optimize(module: ModuleOp, pipeline: str = DEFAULT_PIPELINE) -> ModuleOp:
+    """Run a pass pipeline on a copy of `module` and return the copy."""
+    return run_pipeline(module.clone(), pipeline)
+
+
+def compile(model, *example_inputs, pipeline: str = DEFAULT_PIPELINE, backend: str = "c") -> CompiledModel:  # noqa: A001
+    """`build(optimize(trace(model, *example_inputs), pipeline), backend)`."""
+    return build(run_pipeline(trace(model, *example_inputs), pipeline), backend)
+
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_PIPELINE",
+    "CompiledModel",
+    "build",
+    "compile",
+    "optimize",
+    "parse_module",
+    "print_module",
+    "register_pass",
+    "run_pipeline",
+    "trace",
+]

@@ -1,0 +1,101 @@
+"""The callable that `hybridize.build` returns.
+
+It checks every argument against the signature once per call (a wrong shape or
+dtype raises ValueError naming the expected signature), accepts NumPy arrays or
+torch tensors and returns the same kind, and allocates fresh output arrays.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from hybridize.backends.program import Program
+from hybridize.ir.types import DYNAMIC, format_shape, numpy_dtype, shape_of
+
+
+class CompiledModel:
+    """`model(*inputs) -> output` (or a tuple of outputs) for one module."""
+
+    def __init__(self, prog: Program, backend: str, run: Callable, source: str, module):
+        self.backend = backend
+        self.source = source
+        """The generated Python or C source."""
+        self.module = module
+        """The IR the code was generated from."""
+        self.arena_bytes = prog.arena_bytes
+        self.signature = "forward" + prog.signature()
+        self._run = run
+        self._in_shapes = [shape_of(v) for v in prog.inputs]
+        self._in_dtypes = [numpy_dtype(v) for v in prog.inputs]
+
+    def _check(self, i: int, a) -> np.ndarray:
+        shape, dtype = self._in_shapes[i], self._in_dtypes[i]
+        if not isinstance(a, np.ndarray):
+            if isinstance(a, np.generic | int | float | bool | list | tuple):
+                a = np.asarray(a)
+            else:
+                raise ValueError(
+                    f"argument {i}: expected a NumPy array or torch tensor, got {type(a).__name__}; "
+                    f"signature: {self.signature}"
+                )
+        if a.dtype != dtype or len(a.shape) != len(shape) or any(
+            d != DYNAMIC and d != n for d, n in zip(shape, a.shape)
+        ):
+            raise ValueError(
+                f"argument {i}: expected tensor<{format_shape(shape)}> of {dtype.name}, got shape "
+                f"{tuple(a.shape)} of {a.dtype.name}; signature: {self.signature}"
+            )
+        return np.ascontiguousarray(a)
+
+    def __call__(self, *args):
+        if len(args) != len(self._in_shapes):
+            raise ValueError(f"expected {len(self._in_shapes)} argument(s), got {len(args)}; signature: {self.signature}")
+        torch_out = False
+        arrays = []
+        for i, a in enumerate(args):
+            if type(a).__module__.startswith("torch"):
+                torch_out = True
+                a = a.detach().cpu().numpy()
+            arrays.append(self._check(i, a))
+        outs = self._run(*arrays)
+        if torch_out:
+            import torch
+
+            outs = tuple(torch.from_numpy(o) for o in outs)
+        return outs[0] if len(outs) == 1 else outs
+
+    def __repr__(self) -> str:
+        return f"<CompiledModel {self.backend} {self.signature}, arena {self.arena_bytes} bytes>"
+
+
+def numpy_runner(forward: Callable) -> Callable:
+    """The NumPy code binds arena views once: calls are serialized."""
+    lock = threading.Lock()
+
+    def run(*arrays):
+        with lock:
+            return forward(*arrays)
+
+    return run
+
+
+def c_runner(prog: Program, ffi, lib, constants: list[np.ndarray]) -> Callable:
+    """Calls `hy_forward` on NumPy buffers without copying them."""
+    keep = [np.ascontiguousarray(c) for c in constants]
+    table = ffi.new("void *[]", [ffi.from_buffer(c) for c in keep] or [ffi.NULL])
+    out_specs = [(shape_of(v), numpy_dtype(v)) for v in prog.outputs]
+    arena_bytes = max(prog.arena_bytes, 1)
+    fn = getattr(lib, "hy_forward")
+    fb = ffi.from_buffer
+
+    def run(*arrays):
+        outs = [np.empty(s, d) for s, d in out_specs]
+        arena = np.empty(arena_bytes, np.uint8)
+        fn(*[fb(a) for a in arrays], *[fb(o) for o in outs], table, fb(arena))
+        return outs
+
+    run._keep = (keep, table)  # the weights must outlive the function
+    return run

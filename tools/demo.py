@@ -1,0 +1,107 @@
+"""`make demo`: the d2l "Compilers and Interpreters" story, end to end.
+
+Builds the d2l MLP, traces it with torch.export, prints its IR, optimizes it
+with `canonicalize,fuse,plan`, prints the optimized IR, runs it through the
+NumPy and C backends, checks both against PyTorch, times eager vs compiled for
+1000 calls at batch 1 and writes `my_mlp.mlir` (the traced IR, for opt-tool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def get_net():
+    from torch import nn
+
+    return nn.Sequential(nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 2))
+
+
+def elide_constants(text: str, width: int = 48) -> str:
+    """IR text with long dense constants shortened, for reading on a terminal."""
+    out = []
+    for line in text.splitlines():
+        if "hy.constant dense<" in line and len(line) > 160:
+            head, _, rest = line.partition("dense<")
+            tail = rest[rest.rfind(">") :]
+            line = f"{head}dense<{rest[:width]}...{tail}"
+        out.append(line)
+    return "\n".join(out)
+
+
+def benchmark(fn, x, calls: int, repeats: int = 5) -> float:
+    """Best of `repeats` runs of `calls` calls, in microseconds per call."""
+    fn(x)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn(x)
+        best = min(best, time.perf_counter() - start)
+    return best / calls * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--output", default="my_mlp.mlir", help="where to write the traced IR")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    import hybridize
+    from hybridize.ir.attributes import ARENA
+    from hybridize.ir.module import forward_func
+
+    torch.manual_seed(0)
+    net = get_net().eval()
+    x = torch.randn(1, 512)
+
+    print("== 1. trace: torch.export -> hy IR")
+    module = hybridize.trace(net, x)
+    text = hybridize.print_module(module)
+    print(elide_constants(text))
+    Path(args.output).write_text(text)
+    print(f"(wrote {args.output}, {len(text) // 1024} KiB)")
+
+    pipeline = "canonicalize,fuse,plan"
+    print(f"\n== 2. optimize: {pipeline}")
+    optimized = hybridize.optimize(module, pipeline)
+    print(elide_constants(hybridize.print_module(optimized)))
+    arena = forward_func(optimized).attributes[ARENA]
+
+    print("\n== 3. build and check against PyTorch")
+    with torch.no_grad():
+        expected = net(x).numpy()
+    models = {}
+    for backend in ("numpy", "c"):
+        models[backend] = hybridize.build(optimized, backend)
+        got = models[backend](x.numpy())
+        err = float(np.max(np.abs(got - expected)))
+        status = "ok" if err <= 1e-5 else "MISMATCH"
+        print(f"{backend:>6}: max |ours - torch| = {err:.2e}  {status}")
+        if status != "ok":
+            return 1
+
+    print(f"\n== 4. time: {args.calls} calls at batch 1 (best of 5)")
+    xn = x.numpy()
+    with torch.inference_mode():
+        eager = benchmark(net, x, args.calls)
+    times = {b: benchmark(m, xn, args.calls) for b, m in models.items()}
+    print(f"{'PyTorch eager':>16}: {eager:8.2f} us/call")
+    for backend, t in times.items():
+        print(f"{'hybridize ' + backend:>16}: {t:8.2f} us/call   eager/compiled = {eager / t:5.2f}x")
+    print(
+        f"\narena: {arena.bytes.data} bytes (lower bound {arena.lower_bound.data}, "
+        f"no reuse {arena.no_reuse.data})"
+    )
+    print(f"next: opt-tool --passes=fuse,plan {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

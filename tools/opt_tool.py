@@ -1,0 +1,132 @@
+"""`opt-tool`: hybridize's `mlir-opt`, built on xDSL's `xDSLOptMain`.
+
+    opt-tool --passes=fuse,plan my_mlp.mlir        # optimized IR on stdout
+    opt-tool -p canonicalize,fuse,plan -t c my_mlp.mlir   # generated C
+    opt-tool -t numpy my_mlp.mlir                  # generated Python
+
+Bad input never shows a Python traceback: a malformed file prints
+`file:line:col: error: message`, an invalid op `file:line:col: error: <op>: ...`,
+an unknown pass the registered passes; the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError, VerifyException
+from xdsl.xdsl_opt_main import xDSLOptMain
+
+from hybridize.ir.module import IRVerifyError
+
+
+class OptTool(xDSLOptMain):
+    version_format = "opt-tool (hybridize) built on xdsl {xdsl_version}"
+
+    def register_all_dialects(self):
+        from xdsl.dialects.builtin import Builtin
+        from xdsl.dialects.func import Func
+
+        from hybridize.ir.dialect import Hy
+
+        for d in (Builtin, Func, Hy):
+            self.ctx.register_dialect(d.name, lambda d=d: d)
+
+    def register_all_frontends(self):
+        super().register_all_frontends()
+        from hybridize.ir.module import LocatingParser, verify_located
+
+        def parse_mlir(io: IO[bytes]) -> ModuleOp:
+            parser = LocatingParser(self.ctx, io.read(), self.get_input_name())
+            module = parser.parse_module(not self.args.no_implicit_module)
+            if not self.args.disable_verify:
+                verify_located(module, parser.op_starts)
+            return module
+
+        self.available_frontends["mlir"] = parse_mlir
+
+    def register_all_passes(self):
+        from hybridize.passes import PASSES
+
+        for name, factory in PASSES.items():
+            self.register_pass(name, factory)
+
+    def register_all_targets(self):
+        super().register_all_targets()  # keeps `mlir`
+        from hybridize.backends import generate_source
+
+        def target(backend: str):
+            def emit(module: ModuleOp, out: IO[str]) -> None:
+                out.write(generate_source(module, backend))
+
+            return emit
+
+        for backend in ("numpy", "c"):
+            self.available_targets[backend] = target(backend)
+        for name in [n for n in self.available_targets if n not in ("mlir", "numpy", "c")]:
+            del self.available_targets[name]
+
+    def setup_pipeline(self):
+        from hybridize.passes import PipelineError, parse_pipeline
+
+        try:
+            parse_pipeline(self.args.passes)
+        except PipelineError as e:
+            raise ToolError(str(e)) from None
+        super().setup_pipeline()
+
+
+class ToolError(Exception):
+    """An error to print as one line (no traceback) before exiting with 1."""
+
+
+def _message(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    # xDSL puts the message under the underlined op: take the first line that is
+    # neither IR nor decoration.
+    for line in text:
+        s = line.strip()
+        if s and not s.startswith(("^", "|", "-", "%", "\"", "builtin.", "func.", "hy.", "}", "^bb")):
+            return s.strip("| ")
+    return text[0] if text else type(e).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    input_name = next((a for a in args if not a.startswith("-") and (a.endswith(".mlir") or "." in a)), "stdin")
+    try:
+        tool = OptTool(description="hybridize's optimizer driver: parse IR, run passes, print IR or code", args=args)
+        tool.run()
+    except ToolError as e:
+        print(f"opt-tool: error: {e}", file=sys.stderr)
+        return 1
+    except ParseError as e:
+        print(f"{e.span.get_location()}: error: {e.msg}", file=sys.stderr)
+        return 1
+    except IRVerifyError as e:
+        where, _, msg = str(e).partition(": ")
+        print(f"{where}: error: {msg}", file=sys.stderr)
+        return 1
+    except (VerifyException, DiagnosticException) as e:
+        print(f"{input_name}: error: {_message(e)}", file=sys.stderr)
+        return 1
+    except ArgSpecParseError as e:  # a BaseException in xDSL
+        print(f"opt-tool: error: {_message(e)}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # `opt-tool ... | head`: the reader left; not an error of ours.
+        sys.stderr.close()
+        return 0
+    except FileNotFoundError as e:
+        print(f"opt-tool: error: {e.filename}: no such file", file=sys.stderr)
+        return 1
+    except (ValueError, NotImplementedError, OSError, UnicodeDecodeError) as e:
+        print(f"{input_name}: error: {_message(e)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
