@@ -18,7 +18,15 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
-DEFAULT_FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-std=gnu11", "-fno-math-errno")
+DEFAULT_FLAGS = (
+    "-O3",
+    "-march=native",
+    "-fopenmp-simd",
+    "-std=gnu11",
+    "-fno-math-errno",
+    "-Wno-unused-variable",
+    "-Wno-unused-but-set-variable",
+)
 
 
 class CBuildError(RuntimeError):

@@ -65,7 +65,7 @@ class CompiledModel:
             import torch
 
             outs = tuple(torch.from_numpy(o) for o in outs)
-        return outs[0] if len(outs) == 1 else outs
+        return outs[0] if len(outs) == 1 else tuple(outs)
 
     def __repr__(self) -> str:
         return f"<CompiledModel {self.backend} {self.signature}, arena {self.arena_bytes} bytes>"

@@ -32,7 +32,7 @@ class TransposeOfTranspose(RewritePattern):
         if not isinstance(inner, TransposeOp):
             return
         p, q = inner.permutation, op.permutation
-        rewriter.replace_op(op, TransposeOp(inner.input, [p[i] for i in q]))
+        rewriter.replace(op, TransposeOp(inner.input, [p[i] for i in q]))
 
 
 class IdentityTranspose(RewritePattern):
@@ -40,7 +40,7 @@ class IdentityTranspose(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: TransposeOp, rewriter: PatternRewriter):
         if op.permutation == tuple(range(len(op.permutation))):
-            rewriter.replace_op(op, [], [op.input])
+            rewriter.replace(op, [], [op.input])
 
 
 class ReshapeOfReshape(RewritePattern):
@@ -49,7 +49,7 @@ class ReshapeOfReshape(RewritePattern):
     def match_and_rewrite(self, op: ReshapeOp, rewriter: PatternRewriter):
         inner = op.input.owner
         if isinstance(inner, ReshapeOp):
-            rewriter.replace_op(op, ReshapeOp(inner.input, shape_of(op.result)))
+            rewriter.replace(op, ReshapeOp(inner.input, shape_of(op.result)))
 
 
 class IdentityReshape(RewritePattern):
@@ -57,7 +57,7 @@ class IdentityReshape(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: ReshapeOp, rewriter: PatternRewriter):
         if op.input.type == op.result.type:
-            rewriter.replace_op(op, [], [op.input])
+            rewriter.replace(op, [], [op.input])
 
 
 class MatmulOfTranspose(RewritePattern):
@@ -66,7 +66,7 @@ class MatmulOfTranspose(RewritePattern):
     def match_and_rewrite(self, op: MatmulOp, rewriter: PatternRewriter):
         t = op.rhs.owner
         if isinstance(t, TransposeOp) and t.permutation == (1, 0):
-            rewriter.replace_op(op, LinearOp(op.lhs, t.input))
+            rewriter.replace(op, LinearOp(op.lhs, t.input))
 
 
 class MatmulOfConstant(RewritePattern):
@@ -75,7 +75,7 @@ class MatmulOfConstant(RewritePattern):
     def match_and_rewrite(self, op: MatmulOp, rewriter: PatternRewriter):
         if isinstance(op.rhs.owner, ConstantOp) and len(shape_of(op.rhs)) == 2:
             t = TransposeOp(op.rhs, [1, 0])
-            rewriter.replace_op(op, [t, LinearOp(op.lhs, t.result)])
+            rewriter.replace(op, [t, LinearOp(op.lhs, t.result)])
 
 
 class LinearPlusBias(RewritePattern):
@@ -97,8 +97,8 @@ class LinearPlusBias(RewritePattern):
                 new_ops.append(flat)
                 b = flat.result
             new_ops.append(LinearOp(lin.input, lin.weight, b))
-            rewriter.replace_op(op, new_ops)
-            rewriter.erase_op(lin)
+            rewriter.replace(op, new_ops)
+            rewriter.erase(lin)
             return
 
 

@@ -40,7 +40,7 @@ class LocatingParser(Parser):
         return op
 
 
-def verify_located(module: ModuleOp, op_starts: dict) -> None:
+def verify_located(module: ModuleOp, op_starts: dict, line_offset: int = 0) -> None:
     """Verify op by op, innermost first, naming the failing op's position."""
     for op in module.walk(reverse=True):
         try:
@@ -51,7 +51,7 @@ def verify_located(module: ModuleOp, op_starts: dict) -> None:
             if span is None:
                 raise
             loc = span.get_location()
-            raise IRVerifyError(f"{loc}: {msg}") from None
+            raise IRVerifyError(f"{loc.file}:{loc.line + line_offset}:{loc.col}: {msg}") from None
 
 
 def parse_module(text: str | bytes, name: str = "<string>") -> ModuleOp:

@@ -3,7 +3,7 @@ their terminator.
 
     %w = hy.constant dense<"0x..."> : tensor<256x512xf32>
     %y = hy.fused (%x, %w, %b) : (tensor<1x512xf32>, tensor<256x512xf32>, tensor<256xf32>) -> tensor<1x256xf32> {
-    ^0(%0 : tensor<1x512xf32>, %1 : tensor<256x512xf32>, %2 : tensor<256xf32>):
+    ^bb0(%0: tensor<1x512xf32>, %1: tensor<256x512xf32>, %2: tensor<256xf32>):
       %3 = hy.linear %0, %1, %2 : (...) -> tensor<1x256xf32>
       %4 = hy.relu %3 : tensor<1x256xf32>
       hy.yield %4 : tensor<1x256xf32>

@@ -85,9 +85,9 @@ class FuseGroups(RewritePattern):
                 if v.owner not in group and v not in inputs:
                     inputs.append(v)
         fused = build_fused(inputs, ops, root)
-        rewriter.replace_op(root, fused)
+        rewriter.replace(root, fused)
         for op in reversed(ops[:-1]):
-            rewriter.erase_op(op)
+            rewriter.erase(op)
 
 
 def build_fused(inputs, ops: list[Operation], root: Operation) -> FusedOp:

@@ -42,10 +42,16 @@ class OptTool(xDSLOptMain):
             parser = LocatingParser(self.ctx, io.read(), self.get_input_name())
             module = parser.parse_module(not self.args.no_implicit_module)
             if not self.args.disable_verify:
-                verify_located(module, parser.op_starts)
+                verify_located(module, parser.op_starts, self._line_offset)
             return module
 
         self.available_frontends["mlir"] = parse_mlir
+
+    _line_offset = 0
+
+    def parse_chunk(self, chunk, file_extension, start_offset=0):
+        self._line_offset = start_offset  # so split-input-file errors name file lines
+        return super().parse_chunk(chunk, file_extension, start_offset)
 
     def register_all_passes(self):
         from hybridize.passes import PASSES
