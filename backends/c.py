@@ -27,6 +27,15 @@ from dataclasses import dataclass
 
 from xdsl.ir import Operation, SSAValue
 
+from hybridize.backends.dims import (
+    BATCH,
+    Dim,
+    broadcast_strides,
+    contiguous_strides,
+    dims_of,
+    index_expr,
+    product,
+)
 from hybridize.backends.program import Program, UnsupportedOpError
 from hybridize.ir.base import Elementwise, FusionAnchor
 from hybridize.ir.linalg import LinearOp, MatmulOp
@@ -36,54 +45,54 @@ from hybridize.ir.types import DYNAMIC, element_kind, shape_of
 FUNCTION = "hy_forward"
 
 
-# --- scalar expressions of elementwise ops: {0}, {1} are operand expressions ---
-SCALAR: dict[str, str] = {
+# --- scalar expressions of elementwise ops ---
+# An entry is a format string over the operand expressions ({0}, {1}, ...) or a
+# function (op, operand expressions, C type of the result) -> expression.
+# Math functions come from <tgmath.h>, so `exp(x)` is expf for float operands.
+ScalarRule = str | Callable[[Operation, list[str], str], str]
+
+SCALAR: dict[str, ScalarRule] = {
+    # arithmetic
     "hy.add": "({0} + {1})",
     "hy.sub": "({0} - {1})",
     "hy.mul": "({0} * {1})",
     "hy.div": "({0} / {1})",
     "hy.relu": "({0} < 0 ? 0 : {0})",  # NaN stays NaN, like np.maximum
+    # --- elementwise math, comparisons, logic, casts ---
 }
+
+
+def scalar_expr(op: Operation, args: list[str], ctype: str) -> str:
+    rule = SCALAR.get(op.name)
+    if rule is None:
+        raise UnsupportedOpError(
+            f"the C backend has no scalar rule for {op.name} (elementwise ops: {', '.join(sorted(SCALAR))})"
+        )
+    return rule.format(*args) if isinstance(rule, str) else rule(op, args, ctype)
 
 
 @dataclass
 class Tensor:
-    """A value as the C code sees it: a pointer variable and a static shape."""
+    """A value as the C code sees it: a pointer variable, its shape as `Dim`s
+    (static numbers, or multiples of the batch `n`) and its C element type."""
 
     ptr: str
-    shape: tuple[int, ...]
+    shape: tuple[Dim, ...]
     ctype: str
 
-
-def contiguous_strides(shape: Sequence[int]) -> list[int]:
-    strides, acc = [], 1
-    for d in reversed(shape):
-        strides.append(acc)
-        acc *= d
-    return strides[::-1]
+    @property
+    def count(self) -> Dim:
+        return product(self.shape)
 
 
-def broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[int]:
-    """Element strides of `shape` seen over `out_shape` (0 on broadcast dims)."""
-    pad = len(out_shape) - len(shape)
-    full = [1] * pad + list(shape)
-    strides = [0] * pad + contiguous_strides(shape)
-    return [0 if full[d] == 1 and out_shape[d] != 1 else strides[d] for d in range(len(out_shape))]
-
-
-def index_expr(idx: Sequence[str], strides: Sequence[int]) -> str:
-    terms = [i if s == 1 else f"{i} * {s}" for i, s in zip(idx, strides) if s != 0]
-    return " + ".join(terms) or "0"
-
-
-def collapse(shape: Sequence[int], all_strides: list[list[int]]) -> tuple[list[int], list[list[int]]]:
+def collapse(shape: Sequence[Dim], all_strides: list[list[Dim]]) -> tuple[list[Dim], list[list[Dim]]]:
     """Merge adjacent dims that every operand walks contiguously; drop 1s."""
     dims = [d for d in range(len(shape)) if shape[d] != 1]
-    new_shape: list[int] = []
-    new_strides: list[list[int]] = [[] for _ in all_strides]
+    new_shape: list[Dim] = []
+    new_strides: list[list[Dim]] = [[] for _ in all_strides]
     for d in dims:
         if new_shape and all(s[-1] == st[d] * shape[d] for s, st in zip(new_strides, all_strides)):
-            new_shape[-1] *= shape[d]
+            new_shape[-1] = new_shape[-1] * shape[d]
             for s, st in zip(new_strides, all_strides):
                 s[-1] = st[d]
             continue
@@ -117,13 +126,9 @@ def scalar_body(ops: Sequence[Operation], args: Sequence[SSAValue], result: SSAV
         names = {a: l for a, l in zip(args, loads)}
         stmts = []
         for k, op in enumerate(ops):
-            expr = SCALAR.get(op.name)
-            if expr is None:
-                raise UnsupportedOpError(
-                    f"the C backend has no scalar rule for {op.name} "
-                    f"(elementwise ops: {', '.join(sorted(SCALAR))})"
-                )
-            stmts.append(f"const {ctype} t{k} = {expr.format(*(names[o] for o in op.operands))};")
+            t = element_kind(op.results[0]).c
+            expr = scalar_expr(op, [names[o] for o in op.operands], t)
+            stmts.append(f"const {t} t{k} = {expr};")
             names[op.results[0]] = f"t{k}"
         return stmts, names[result]
 
@@ -142,9 +147,7 @@ def linear_rows(op: LinearOp, args: list[Tensor], out: Tensor, epilogue: Epilogu
     x, w = args[0], args[1]
     bias = args[2].ptr if len(args) == 3 else None
     n_out, k_in = w.shape
-    rows = 1
-    for d in x.shape[:-1]:
-        rows *= d
+    rows = product(x.shape[:-1])
     t = out.ctype
     u = 4  # output columns per pass over the input row
 
@@ -180,14 +183,15 @@ def linear_rows(op: LinearOp, args: list[Tensor], out: Tensor, epilogue: Epilogu
 
 def matmul_rows(op: MatmulOp, args: list[Tensor], out: Tensor, epilogue: Epilogue) -> list[str]:
     a, b = args
-    a2 = (1, *a.shape) if len(a.shape) == 1 else a.shape
-    b2 = (*b.shape, 1) if len(b.shape) == 1 else b.shape
+    a2 = (Dim(1), *a.shape) if len(a.shape) == 1 else a.shape
+    b2 = (*b.shape, Dim(1)) if len(b.shape) == 1 else b.shape
     m, k, n = a2[-2], a2[-1], b2[-1]
-    batch = [1] * max(len(a2) - 2, len(b2) - 2)
+    batch = [Dim(1)] * max(len(a2) - 2, len(b2) - 2)
     for s in (a2[:-2], b2[:-2]):
         for i, d in enumerate(s):
             j = len(batch) - len(s) + i
-            batch[j] = max(batch[j], d)
+            if d != 1:
+                batch[j] = d
     sa = broadcast_strides(a2[:-2], batch)
     sb = broadcast_strides(b2[:-2], batch)
     so = contiguous_strides(batch)
@@ -197,9 +201,9 @@ def matmul_rows(op: MatmulOp, args: list[Tensor], out: Tensor, epilogue: Epilogu
     for d, size in enumerate(batch):
         lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {size}; ++{idx[d]}) {{")
     lines += [
-        f"const {t} *ab = {a.ptr} + ({index_expr(idx, sa)}) * {m * k};",
-        f"const {t} *bb = {b.ptr} + ({index_expr(idx, sb)}) * {k * n};",
-        f"const long rb = ({index_expr(idx, so)}) * {m};",
+        f"const {t} *ab = {a.ptr} + ({index_expr(idx, sa)}) * ({m * k});",
+        f"const {t} *bb = {b.ptr} + ({index_expr(idx, sb)}) * ({k * n});",
+        f"const long rb = ({index_expr(idx, so)}) * ({m});",
         f"for (long i = 0; i < {m}; ++i) {{",
         "const long r = rb + i;",
         f"{t} *yr = {out.ptr} + r * {n};",
@@ -227,7 +231,7 @@ def row_epilogue(ops, args: list[Tensor], arg_values, anchor: SSAValue, result: 
     """Elementwise ops applied to one finished output row `yr` (still in L1)."""
     if not ops:
         return lambda row: []
-    n = out.shape[-1] if out.shape else 1
+    n = out.shape[-1] if out.shape else Dim(1)
     lead = list(out.shape[:-1])
     lead_strides = contiguous_strides(lead)
 
@@ -239,10 +243,10 @@ def row_epilogue(ops, args: list[Tensor], arg_values, anchor: SSAValue, result: 
             off_terms = []
             for d, size in enumerate(lead):
                 if s[d]:
-                    coord = f"(({row} / {lead_strides[d]}) % {size})" if len(lead) > 1 else row
+                    coord = f"(({row} / ({lead_strides[d]})) % ({size}))" if len(lead) > 1 else row
                     off_terms.append(f"{coord} * {s[d]}")
             lines.append(f"const {t.ctype} *e{i} = {t.ptr} + {' + '.join(off_terms) or '0'};")
-            last = s[-1] if s else 0
+            last = s[-1] if s else Dim(0)
             loads.append(f"e{i}[{'j' if last == 1 else ('0' if last == 0 else f'j * {last}')}]")
         stmts, res = scalar_body(ops, [*arg_values, anchor], result, out.ctype)([*loads, "yr[j]"])
         lines += ["#pragma omp simd", f"for (long j = 0; j < {n}; ++j) {{", *stmts, f"yr[j] = {res};", "}", "}"]
@@ -304,20 +308,15 @@ def transpose(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
 def reshape(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     # Planned reshapes are views and emit nothing; this runs only when the
     # walker gave the result bytes of its own.
-    return [f"memcpy({out.ptr}, {args[0].ptr}, sizeof({out.ctype}) * {_count(out.shape)});"]
+    return [f"memcpy({out.ptr}, {args[0].ptr}, sizeof({out.ctype}) * ({out.count}));"]
 
 
 KERNELS: dict[str, Callable[[Operation, list[Tensor], Tensor], list[str]]] = {
     "hy.transpose": transpose,
     "hy.reshape": reshape,
+    # --- shape and indexing ops ---
+    # --- nn ops: convolution, pooling, normalization, reductions, attention ---
 }
-
-
-def _count(shape: Sequence[int]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def generate(prog: Program) -> str:
@@ -333,7 +332,7 @@ def generate(prog: Program) -> str:
     for value, storage in prog.storage.items():
         t = element_kind(value).c
         name = prog.names[value]
-        tensors[value] = Tensor(name, shape_of(value), t)
+        tensors[value] = Tensor(name, dims_of(shape_of(value)), t)
         root = prog.storage[prog.root(value)]
         const = "const " if root.kind in ("input", "const") else ""
         if storage.kind == "input":
@@ -355,17 +354,17 @@ def generate(prog: Program) -> str:
         args = [tensors[o] for o in step.op.operands]
         body += kernel_for(step.op)(step.op, args, tensors[step.op.results[0]])
     for c in prog.copies:
-        out_t = Tensor(c.out, shape_of(c.value), element_kind(c.value).c)
+        out_t = Tensor(c.out, dims_of(shape_of(c.value)), element_kind(c.value).c)
         body.append(
             f"memcpy(({out_t.ctype} *)out{prog.output_names.index(c.out)}, {c.src}, "
-            f"sizeof({out_t.ctype}) * {_count(out_t.shape)});"
+            f"sizeof({out_t.ctype}) * ({out_t.count}));"
         )
     lines = [
         "/* generated by hybridize (C backend) */",
         f"/* forward{prog.signature()} */",
         "#include <stdint.h>",
         "#include <string.h>",
-        "#include <math.h>",
+        "#include <tgmath.h>",
         "",
         f"void {FUNCTION}({', '.join(params)})",
         "{",

@@ -93,6 +93,9 @@ RULES: dict[str, Rule] = {
     "hy.matmul": ufunc("np.matmul"),
     "hy.reshape": _reshape,
     "hy.transpose": _transpose,
+    # --- elementwise math, comparisons, logic, casts ---
+    # --- shape and indexing ops ---
+    # --- nn ops: convolution, pooling, normalization, reductions, attention ---
 }
 
 

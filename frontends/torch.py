@@ -143,6 +143,9 @@ CONVERTERS: dict[str, Converter] = {
     "aten.contiguous.default": _identity,
     "aten.detach.default": _identity,
     "aten.alias.default": _identity,
+    # --- elementwise math, comparisons, logic, casts ---
+    # --- shape and indexing ops ---
+    # --- nn ops: convolution, pooling, normalization, reductions, attention ---
 }
 """ATen op (`str(node.target)`) -> converter. Add an entry to support an op."""
 

@@ -1,8 +1,9 @@
 """The `hy` dialect: every op and attribute of hybridize's shared IR.
 
 Adding an op: one class in the family module (elementwise, linalg, shape,
-structure), one entry here, its NumPy rule in `backends/numpy.py`, its C rule
-in `backends/c.py`, and a round-trip test under `tests/filecheck/ir/`.
+indexing, reduce, nn, structure) listed in that module's `*_OPS`, its NumPy
+rule in `backends/numpy.py`, its C rule in `backends/c.py`, and a round-trip
+test under `tests/filecheck/ir/`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from xdsl.ir import Attribute, Dialect, Operation
 
 from hybridize.ir.attributes import ArenaAttr, BufferAttr
 from hybridize.ir.elementwise import ELEMENTWISE_OPS
+from hybridize.ir.indexing import INDEXING_OPS
 from hybridize.ir.linalg import LINALG_OPS
+from hybridize.ir.nn import NN_OPS
+from hybridize.ir.reduce import REDUCE_OPS
 from hybridize.ir.shape import SHAPE_OPS
 from hybridize.ir.structure import ConstantOp, FusedOp, YieldOp
 
@@ -31,7 +35,17 @@ class HyConstantMaterialization(ConstantMaterializationInterface):
 
 Hy = Dialect(
     "hy",
-    [ConstantOp, FusedOp, YieldOp, *ELEMENTWISE_OPS, *LINALG_OPS, *SHAPE_OPS],
+    [
+        ConstantOp,
+        FusedOp,
+        YieldOp,
+        *ELEMENTWISE_OPS,
+        *LINALG_OPS,
+        *SHAPE_OPS,
+        *INDEXING_OPS,
+        *REDUCE_OPS,
+        *NN_OPS,
+    ],
     [BufferAttr, ArenaAttr],
     [HyConstantMaterialization()],
 )

@@ -24,8 +24,10 @@ def test_every_registered_pass_loads_under_its_name(name):
 
 
 def test_unknown_pass_lists_the_registered_ones():
-    with pytest.raises(PipelineError, match="registered passes: canonicalize, cse, dce, fuse, plan"):
+    with pytest.raises(PipelineError, match="unknown pass 'nosuch' \\(registered passes: ") as info:
         parse_pipeline("fuse,nosuch")
+    for name in ("canonicalize", "cse", "dce", "fuse", "plan"):
+        assert name in str(info.value)
 
 
 def test_pass_options_parse():
