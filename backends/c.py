@@ -2,7 +2,7 @@
 inner loops at `-O3 -march=native` (contiguous innermost loops, `omp simd`
 reductions, sizes known at compile time).
 
-    void hy_forward(const void *in0, void *out0, const void *const *consts, void *arena)
+    int hy_forward(const void *in0, void *out0, const void *const *consts, void *arena)
     {
         char *A = (char *)arena;
         const float *x0 = (const float *)in0;
@@ -13,6 +13,9 @@ reductions, sizes known at compile time).
         for (long r = 0; r < 1; ++r) { ...dot products...; ...epilogue on the row... }
         ...
     }
+
+The function returns 0, or a nonzero `ERRORS` code when a kernel finds bad
+data at run time (an index out of range): kernels emit `return <code>;`.
 
 Rules come from two tables: `SCALAR` gives each elementwise op's C expression
 (used alone and inside fused loops), `KERNELS` emits the loop nest of every
@@ -43,6 +46,11 @@ from hybridize.ir.structure import FusedOp
 from hybridize.ir.types import DYNAMIC, element_kind, shape_of
 
 FUNCTION = "hy_forward"
+
+ERRORS: dict[int, str] = {
+    1: "index out of range",
+}
+"""Codes a generated function may return, and what the caller raises for them."""
 
 
 # --- scalar expressions of elementwise ops ---
@@ -366,9 +374,9 @@ def generate(prog: Program) -> str:
         "#include <string.h>",
         "#include <tgmath.h>",
         "",
-        f"void {FUNCTION}({', '.join(params)})",
+        f"int {FUNCTION}({', '.join(params)})",
         "{",
-        *indent([*decls, "(void)A;", *body]),
+        *indent([*decls, "(void)A;", *body, "return 0;"]),
         "}",
         "",
     ]
@@ -380,7 +388,7 @@ def declaration(prog: Program) -> str:
     params = [f"const void *in{i}" for i in range(len(prog.inputs))]
     params += [f"void *out{i}" for i in range(len(prog.outputs))]
     params += ["const void *const *consts", "void *arena"]
-    return f"void {FUNCTION}({', '.join(params)});"
+    return f"int {FUNCTION}({', '.join(params)});"
 
 
 def indent(lines: list[str]) -> list[str]:

@@ -94,7 +94,11 @@ def c_runner(prog: Program, ffi, lib, constants: list[np.ndarray]) -> Callable:
     def run(*arrays):
         outs = [np.empty(s, d) for s, d in out_specs]
         arena = np.empty(arena_bytes, np.uint8)
-        fn(*[fb(a) for a in arrays], *[fb(o) for o in outs], table, fb(arena))
+        rc = fn(*[fb(a) for a in arrays], *[fb(o) for o in outs], table, fb(arena))
+        if rc:
+            from hybridize.backends.c import ERRORS
+
+            raise IndexError(f"generated C failed: {ERRORS.get(rc, f'error code {rc}')}")
         return outs
 
     run._keep = (keep, table)  # the weights must outlive the function

@@ -30,6 +30,7 @@ from hybridize.ir.elementwise import AddOp, DivOp, MulOp, ReluOp, SubOp
 from hybridize.ir.linalg import LinearOp, MatmulOp
 from hybridize.ir.shape import ReshapeOp, TransposeOp
 from hybridize.ir.structure import ConstantOp
+from hybridize.ir.module import name_hint
 from hybridize.ir.types import DYNAMIC, shape_of, tensor_type
 
 
@@ -203,7 +204,7 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
     lo = Lowering(Builder(InsertPoint.at_end(block)))
     for n, arg in zip(user_inputs, block.args):
         lo.values[n.name] = arg
-        arg.name_hint = _hint(n.name)
+        arg.name_hint = name_hint(n.name)
 
     def value_of(a):
         if isinstance(a, torch.fx.Node):
@@ -221,7 +222,7 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
             tensor = state[spec.target]
             array = tensor.detach().cpu().numpy() if isinstance(tensor, torch.Tensor) else np.asarray(tensor)
             v = lo.constant(array.astype(_torch_dtype_to_numpy(tensor.dtype), copy=False))
-            v.name_hint = _hint(spec.target)
+            v.name_hint = name_hint(spec.target)
             lo.values[node.name] = v
         elif node.op == "call_function":
             target = str(node.target)
@@ -251,14 +252,6 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
     module = ModuleOp([func])
     module.verify()
     return module
-
-
-def _hint(name: str) -> str | None:
-    """A printable SSA name hint (letters, digits, `_` only), or None."""
-    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
-    if not cleaned or not cleaned[0].isalpha():
-        return None
-    return cleaned[:40]
 
 
 def trace(model, example_inputs: Sequence, *, decompose: bool = False) -> ModuleOp:

@@ -103,3 +103,13 @@ def direct_outputs(func: FuncOp) -> dict:
         ):
             direct[v] = i
     return direct
+
+
+def name_hint(name: str) -> str | None:
+    """A safe SSA name hint for a name from a model file: letters, digits and
+    `_` only, starting with a letter, at most 40 characters; None if nothing
+    is left. (Hints only make IR readable: generated code never uses them.)"""
+    cleaned = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in name)
+    if not cleaned or not cleaned[0].isalpha():
+        return None
+    return cleaned[:40]

@@ -3,7 +3,7 @@
 // RUN: not opt-tool -p fuse,nosuch %s 2>&1 | filecheck %s --check-prefix=PASS
 // RUN: not opt-tool %S/Inputs/syntax-error.mlir 2>&1 | filecheck %s --check-prefix=SYNTAX
 
-// C:      void hy_forward(const void *in0, const void *in1, void *out0, const void *const *consts, void *arena)
+// C:      int hy_forward(const void *in0, const void *in1, void *out0, const void *const *consts, void *arena)
 // C:      /* hy.fused: hy.linear, hy.relu */
 // C:      #pragma omp simd reduction
 // C-NOT:  x.mlir
