@@ -27,20 +27,35 @@ from hybridize.passes import DEFAULT_PIPELINE, register_pass, run_pipeline
 __version__ = "0.1.0"
 
 
-def trace(model, *example_inputs, decompose: bool = False) -> ModuleOp:
-    """Capture `model` (a torch.nn.Module) on example inputs as `hy` IR."""
-    if type(model).__module__.startswith("torch") or _is_torch_module(model):
+def trace(model, *example_inputs, **options) -> ModuleOp:
+    """Capture a model on example inputs as `hy` IR.
+
+    `model` is a `torch.nn.Module`, an MXNet Gluon `HybridBlock`, or the path
+    of a model file (`.pt2`, `.pt`, `-symbol.json`, `.mlir`; see
+    `hybridize.frontends.FILE_FRONTENDS`). Options go to the frontend, e.g.
+    `decompose=True` or `dynamic_batch=True` for PyTorch.
+    """
+    import sys
+    from os import PathLike
+
+    if isinstance(model, str | PathLike):
+        from hybridize.frontends import load_file
+
+        return load_file(model, *example_inputs, **options)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(model, torch.nn.Module):
         from hybridize.frontends.torch import trace as trace_torch
 
-        return trace_torch(model, example_inputs, decompose=decompose)
-    raise TypeError(f"hybridize.trace: no frontend for {type(model).__name__} (supported: torch.nn.Module)")
+        return trace_torch(model, example_inputs, **options)
+    mx = sys.modules.get("mxnet")
+    if mx is not None and isinstance(model, mx.gluon.Block):
+        from hybridize.frontends.mxnet import trace_block
 
-
-def _is_torch_module(model) -> bool:
-    import sys
-
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(model, torch.nn.Module)
+        return trace_block(model, *example_inputs, **options)
+    raise TypeError(
+        f"hybridize.trace: no frontend for {type(model).__name__} "
+        "(supported: torch.nn.Module, mxnet.gluon.HybridBlock, or a model file path)"
+    )
 
 
 def optimize(module: ModuleOp, pipeline: str = DEFAULT_PIPELINE) -> ModuleOp:
