@@ -56,7 +56,7 @@ def build(module: ModuleOp, backend: str = "c", *, cache_dir: str | Path | None 
         from hybridize.backends import numpy as np_backend
         from hybridize.backends.runtime import numpy_runner
 
-        arena = np.zeros(max(prog.arena_bytes, 1), np.uint8)
+        arena = np.zeros(max(prog.arena[0], 1), np.uint8)
         forward = np_backend.load(source, prog.constants, arena)
         return CompiledModel(prog, backend, numpy_runner(forward), source, module)
     from hybridize.backends import c

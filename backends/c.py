@@ -43,7 +43,7 @@ from hybridize.backends.program import Program, UnsupportedOpError
 from hybridize.ir.base import Elementwise, FusionAnchor
 from hybridize.ir.linalg import LinearOp, MatmulOp
 from hybridize.ir.structure import FusedOp
-from hybridize.ir.types import DYNAMIC, element_kind, shape_of
+from hybridize.ir.types import element_kind, shape_of
 
 FUNCTION = "hy_forward"
 
@@ -329,14 +329,9 @@ KERNELS: dict[str, Callable[[Operation, list[Tensor], Tensor], list[str]]] = {
 
 def generate(prog: Program) -> str:
     """The C source of `hy_forward` for a lowered, planned program."""
-    for v in [*prog.storage]:
-        if DYNAMIC in shape_of(v):
-            raise UnsupportedOpError("the C backend needs static shapes; this module has a dynamic dimension")
     tensors: dict[SSAValue, Tensor] = {}
     decls: list[str] = ["char *A = (char *)arena;"]
-    params = [f"const void *in{i}" for i in range(len(prog.inputs))]
-    params += [f"void *out{i}" for i in range(len(prog.outputs))]
-    params += ["const void *const *consts", "void *arena"]
+    params = parameters(prog)
     for value, storage in prog.storage.items():
         t = element_kind(value).c
         name = prog.names[value]
@@ -350,7 +345,8 @@ def generate(prog: Program) -> str:
         elif storage.kind == "const":
             decls.append(f"const {t} *{name} = (const {t} *)consts[{storage.index}];")
         elif storage.kind == "arena":
-            decls.append(f"{t} *{name} = ({t} *)(A + {storage.offset});")
+            static, per_batch = storage.offset
+            decls.append(f"{t} *{name} = ({t} *)(A + {static}{f' + {per_batch} * {BATCH}' if per_batch else ''});")
         elif storage.kind == "view":
             decls.append(f"{const}{t} *{name} = ({const}{t} *){prog.names[storage.base]};")
         else:
@@ -383,12 +379,17 @@ def generate(prog: Program) -> str:
     return "\n".join(lines)
 
 
+def parameters(prog: Program) -> list[str]:
+    """`[long hy_batch,] inputs, outputs, constants table, arena`."""
+    params = [f"long {BATCH}"] if prog.dynamic else []
+    params += [f"const void *in{i}" for i in range(len(prog.inputs))]
+    params += [f"void *out{i}" for i in range(len(prog.outputs))]
+    return params + ["const void *const *consts", "void *arena"]
+
+
 def declaration(prog: Program) -> str:
     """The cdef line cffi needs for the generated function."""
-    params = [f"const void *in{i}" for i in range(len(prog.inputs))]
-    params += [f"void *out{i}" for i in range(len(prog.outputs))]
-    params += ["const void *const *consts", "void *arena"]
-    return f"int {FUNCTION}({', '.join(params)});"
+    return f"int {FUNCTION}({', '.join(parameters(prog))});"
 
 
 def indent(lines: list[str]) -> list[str]:

@@ -1,11 +1,12 @@
-"""Sizes in generated code: `c * n**p`, where `n` is the batch size.
+"""Sizes in generated code: `c * N**p`, where N is the batch size (the
+variable `hy_batch` in generated C and Python).
 
-Shapes of static modules are plain numbers; a `?` dimension is the batch `n`
-(one per module, given at run time). Kernels compute strides, counts and loop
+Shapes of static modules are plain numbers; a `?` dimension is the batch
+(one per module, known at run time). Kernels compute strides, counts and loop
 bounds with `Dim`s and print them, so one kernel serves both cases:
 
     >>> str(Dim.of(-1) * 512)
-    'n * 512'
+    'hy_batch * 512'
     >>> contiguous_strides([Dim.of(-1), Dim.of(4)])
     [Dim(coef=4, power=1), Dim(coef=1, power=0)]
 """
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 
 from hybridize.ir.types import DYNAMIC
 
-BATCH = "n"
-"""The C (and Python) variable holding the batch size in generated code."""
+BATCH = "hy_batch"
+"""The C (and Python) variable holding the batch size in generated code
+(a name no kernel uses for anything else)."""
 
 
 @dataclass(frozen=True)

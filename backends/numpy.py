@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.ir import Operation
 
+from hybridize.backends.dims import BATCH
 from hybridize.backends.program import Program, UnsupportedOpError
 from hybridize.ir.structure import FusedOp
 from hybridize.ir.types import DYNAMIC, numpy_dtype, shape_of
@@ -59,7 +60,8 @@ def copy_into(expr: str, out: Target) -> list[str]:
 
 
 def shape_literal(shape: tuple[int, ...]) -> str:
-    dims = ["-1" if d == DYNAMIC else str(d) for d in shape]
+    """A shape tuple in generated code; `?` is the batch size variable."""
+    dims = [BATCH if d == DYNAMIC else str(d) for d in shape]
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
@@ -142,12 +144,20 @@ def generate(prog: Program) -> str:
     body: list[str] = []
     if prog.constants:
         setup.append(", ".join(f"c{i}" for i in range(len(prog.constants))) + ", = constants")
+    # A static arena is allocated once with its views; with a dynamic batch both
+    # are made per call (their sizes depend on the batch).
+    views = body if prog.dynamic else setup
+    if prog.dynamic:
+        i, axis = prog.batch_source
+        body.append(f"{BATCH} = {prog.input_names[i]}.shape[{axis}]")
+        body.append(f"arena = np.empty({prog.arena[0]} + {prog.arena[1]} * {BATCH}, np.uint8)")
     for value, storage in prog.storage.items():
         if storage.kind == "arena":
             dtype = numpy_dtype(value)
-            n = int(np.prod(shape_of(value))) * dtype.itemsize
-            setup.append(
-                f"{prog.names[value]} = arena[{storage.offset}:{storage.offset + n}]"
+            count = " * ".join(BATCH if d == DYNAMIC else str(d) for d in shape_of(value)) or "1"
+            start = str(storage.offset[0]) + (f" + {storage.offset[1]} * {BATCH}" if storage.offset[1] else "")
+            views.append(
+                f"{prog.names[value]} = arena[{start}:][:{count} * {dtype.itemsize}]"
                 f".view(np.{dtype.name}).reshape({shape_literal(shape_of(value))})"
             )
     for value, storage in prog.storage.items():

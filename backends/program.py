@@ -8,7 +8,8 @@ intermediates `v<k>` numbered in program order. Storage of a value:
 - `input` / `const`: caller's or model's memory, read-only;
 - `output`: the fresh array returned to the caller (the producing op writes it
   directly);
-- `arena`: bytes [offset, offset+size) of the planned arena (`plan` pass);
+- `arena`: bytes at `offset` of the planned arena (`plan` pass); offsets are
+  (static, per batch element) pairs: the byte offset is S + B * batch;
 - `temp`: no plan; the backend allocates (NumPy reference mode only);
 - `view`: shares the storage of another value (`ViewLike` ops such as reshape).
 
@@ -29,7 +30,7 @@ from hybridize.ir.attributes import ARENA, BUF, ArenaAttr, BufferAttr
 from hybridize.ir.base import ViewLike
 from hybridize.ir.module import direct_outputs, forward_func
 from hybridize.ir.structure import ConstantOp
-from hybridize.ir.types import format_shape, numpy_dtype, shape_of
+from hybridize.ir.types import DYNAMIC, format_shape, numpy_dtype, shape_of
 
 
 class UnsupportedOpError(NotImplementedError):
@@ -40,7 +41,7 @@ class UnsupportedOpError(NotImplementedError):
 class Storage:
     kind: str  # input | output | const | arena | temp | view
     index: int = -1  # input / output / const number
-    offset: int = -1  # arena byte offset
+    offset: tuple[int, int] = (0, 0)  # arena byte offset: static + per-batch * batch
     base: SSAValue | None = None  # for views: the value whose bytes these are
 
 
@@ -74,8 +75,16 @@ class Program:
     copies: list[Copy]
     names: dict[SSAValue, str] = field(default_factory=dict)
     storage: dict[SSAValue, Storage] = field(default_factory=dict)
-    arena_bytes: int = 0
+    arena: tuple[int, int] = (0, 0)  # bytes: static + per-batch * batch
     planned: bool = False
+    batch_source: tuple[int, int] | None = None  # (input, axis) giving the batch size
+
+    @property
+    def dynamic(self) -> bool:
+        return self.batch_source is not None
+
+    def arena_bytes(self, batch: int = 1) -> int:
+        return self.arena[0] + self.arena[1] * batch
 
     def name(self, value: SSAValue) -> str:
         return self.names[value]
@@ -119,12 +128,14 @@ def lower(module: ModuleOp) -> Program:
         constants=[],
         steps=[],
         copies=[],
-        arena_bytes=arena.bytes.data if isinstance(arena, ArenaAttr) else 0,
+        arena=(arena.bytes.data, arena.bytes_n.data) if isinstance(arena, ArenaAttr) else (0, 0),
         planned=isinstance(arena, ArenaAttr),
     )
     for i, arg in enumerate(block.args):
         prog.names[arg] = f"x{i}"
         prog.storage[arg] = Storage("input", index=i)
+        if prog.batch_source is None and DYNAMIC in shape_of(arg):
+            prog.batch_source = (i, shape_of(arg).index(DYNAMIC))
 
     direct = direct_outputs(func)
 
@@ -150,7 +161,7 @@ def lower(module: ModuleOp) -> Program:
             prog.names[res] = f"v{counter}"
             buf = op.attributes.get(BUF)
             if isinstance(buf, BufferAttr):
-                prog.storage[res] = Storage("arena", offset=buf.offset.data)
+                prog.storage[res] = Storage("arena", offset=buf.offsets)
             elif prog.planned:
                 raise ValueError(
                     f"the memory plan of @forward is stale: {op.name} has no hy.buf "
@@ -166,7 +177,32 @@ def lower(module: ModuleOp) -> Program:
     for i, v in enumerate(ret.arguments):
         if direct.get(v) != i:
             prog.copies.append(Copy(prog.names[v], prog.output_names[i], v))
+    check_batch(prog, block)
     return prog
+
+
+def check_batch(prog: Program, block) -> None:
+    """Every `?` must be the batch size: inputs give it, and a reshape may only
+    keep it (its `?` must stand for the same number of elements)."""
+    if prog.batch_source is None:
+        for op in block.ops:
+            for r in op.results:
+                if DYNAMIC in shape_of(r):
+                    raise UnsupportedOpError(
+                        f"{op.name}: result {r.type} has a dynamic dimension but no input does"
+                    )
+        return
+    from hybridize.backends.dims import dims_of, product
+
+    for op in block.ops:
+        if op.has_trait(ViewLike) and DYNAMIC in shape_of(op.results[0]):
+            before = product(dims_of(shape_of(op.operands[0])))
+            after = product(dims_of(shape_of(op.results[0])))
+            if before != after:
+                raise UnsupportedOpError(
+                    f"{op.name}: {op.operands[0].type} -> {op.results[0].type}: the `?` of the result "
+                    "is not the batch size (backends read every `?` as the batch)"
+                )
 
 
 def describe(value: SSAValue) -> str:

@@ -25,11 +25,18 @@ class CompiledModel:
         """The generated Python or C source."""
         self.module = module
         """The IR the code was generated from."""
-        self.arena_bytes = prog.arena_bytes
+        self.arena = prog.arena
+        """Arena bytes as (static, per batch element)."""
         self.signature = "forward" + prog.signature()
         self._run = run
         self._in_shapes = [shape_of(v) for v in prog.inputs]
         self._in_dtypes = [numpy_dtype(v) for v in prog.inputs]
+        self._dynamic = prog.dynamic
+
+    @property
+    def arena_bytes(self) -> int:
+        """Arena bytes at batch 1."""
+        return self.arena[0] + self.arena[1]
 
     def _check(self, i: int, a) -> np.ndarray:
         shape, dtype = self._in_shapes[i], self._in_dtypes[i]
@@ -60,6 +67,13 @@ class CompiledModel:
                 torch_out = True
                 a = a.detach().cpu().numpy()
             arrays.append(self._check(i, a))
+        if self._dynamic:
+            sizes = {a.shape[k] for a, shape in zip(arrays, self._in_shapes) for k, d in enumerate(shape) if d == DYNAMIC}
+            if len(sizes) > 1:
+                raise ValueError(
+                    f"the `?` dimensions of the arguments must all be the batch size, got sizes {sorted(sizes)}; "
+                    f"signature: {self.signature}"
+                )
         outs = self._run(*arrays)
         if torch_out:
             import torch
@@ -68,7 +82,9 @@ class CompiledModel:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def __repr__(self) -> str:
-        return f"<CompiledModel {self.backend} {self.signature}, arena {self.arena_bytes} bytes>"
+        from hybridize.ir.attributes import affine_text
+
+        return f"<CompiledModel {self.backend} {self.signature}, arena {affine_text(*self.arena)} bytes>"
 
 
 def numpy_runner(forward: Callable) -> Callable:
@@ -87,14 +103,22 @@ def c_runner(prog: Program, ffi, lib, constants: list[np.ndarray]) -> Callable:
     keep = [np.ascontiguousarray(c) for c in constants]
     table = ffi.new("void *[]", [ffi.from_buffer(c) for c in keep] or [ffi.NULL])
     out_specs = [(shape_of(v), numpy_dtype(v)) for v in prog.outputs]
-    arena_bytes = max(prog.arena_bytes, 1)
+    static, per_batch = prog.arena
     fn = getattr(lib, "hy_forward")
     fb = ffi.from_buffer
+    source = prog.batch_source
 
     def run(*arrays):
-        outs = [np.empty(s, d) for s, d in out_specs]
-        arena = np.empty(arena_bytes, np.uint8)
-        rc = fn(*[fb(a) for a in arrays], *[fb(o) for o in outs], table, fb(arena))
+        if source is None:
+            lead: tuple = ()
+            outs = [np.empty(s, d) for s, d in out_specs]
+            arena = np.empty(max(static, 1), np.uint8)
+        else:
+            batch = arrays[source[0]].shape[source[1]]
+            lead = (batch,)
+            outs = [np.empty(tuple(batch if d == DYNAMIC else d for d in s), d_) for s, d_ in out_specs]
+            arena = np.empty(max(static + per_batch * batch, 1), np.uint8)
+        rc = fn(*lead, *[fb(a) for a in arrays], *[fb(o) for o in outs], table, fb(arena))
         if rc:
             from hybridize.backends.c import ERRORS
 

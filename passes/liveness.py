@@ -20,23 +20,38 @@ from xdsl.ir import Operation, SSAValue
 from hybridize.ir.base import Elementwise, FusionAnchor, ViewLike
 from hybridize.ir.module import direct_outputs
 from hybridize.ir.structure import ConstantOp, FusedOp
-from hybridize.ir.types import numpy_dtype, shape_of
+from hybridize.ir.types import DYNAMIC, numpy_dtype, shape_of
 
 
 @dataclass
 class Interval:
     value: SSAValue
     op: Operation
-    bytes: int
+    bytes: int  # per batch element when `batched`
     start: int
     end: int
+    batched: bool = False
     donor: int = -1  # operand index of `op` whose bytes this value takes over
     donor_root: SSAValue | None = None  # the value owning the donor's bytes
 
 
-def nbytes(value: SSAValue, alignment: int) -> int:
-    n = int(np.prod(shape_of(value), dtype=np.int64)) * numpy_dtype(value).itemsize
-    return max(alignment, -(-n // alignment) * alignment)
+class PlanError(ValueError):
+    """A value the arena cannot hold (its size grows faster than the batch)."""
+
+
+def nbytes(value: SSAValue, alignment: int) -> tuple[int, bool]:
+    """Aligned bytes of a value and whether they are per batch element (a `?`
+    dimension is the batch; the plan of a batch-proportional buffer is made
+    for one element and scaled)."""
+    shape = shape_of(value)
+    dynamic = shape.count(DYNAMIC)
+    if dynamic > 1:
+        raise PlanError(
+            f"{value.owner.name}: result {value.type} grows with the batch squared; "
+            "the arena holds static and batch-proportional buffers only"
+        )
+    n = int(np.prod([d for d in shape if d != DYNAMIC], dtype=np.int64)) * numpy_dtype(value).itemsize
+    return max(alignment, -(-n // alignment) * alignment), bool(dynamic)
 
 
 def can_run_in_place(op: Operation) -> bool:
@@ -67,7 +82,8 @@ def analyze(func: FuncOp, alignment: int = 64, inplace: bool = True) -> list[Int
             continue
         k = index[op]
         root[res] = res
-        intervals[res] = Interval(res, op, nbytes(res, alignment), 2 * k + 1, 2 * k + 1)
+        size, batched = nbytes(res, alignment)
+        intervals[res] = Interval(res, op, size, 2 * k + 1, 2 * k + 1, batched)
 
     end_of_program = 2 * len(ops) + 1
     for op in [*ops, block.last_op]:
@@ -90,7 +106,7 @@ def analyze(func: FuncOp, alignment: int = 64, inplace: bool = True) -> list[Int
                     r is not None
                     and r not in donated
                     and v.type == res.type
-                    and intervals[r].bytes == iv.bytes
+                    and (intervals[r].bytes, intervals[r].batched) == (iv.bytes, iv.batched)
                     and intervals[r].end == 2 * u + 1
                 ):
                     intervals[r].end = 2 * u
@@ -102,7 +118,8 @@ def analyze(func: FuncOp, alignment: int = 64, inplace: bool = True) -> list[Int
 
 
 def lower_bound(intervals: list[Interval]) -> int:
-    """Peak of bytes live at once: no placement can use fewer."""
+    """Peak of bytes live at once: no placement can use fewer. (Give it one
+    size class: static or batch-proportional intervals.)"""
     events: dict[int, int] = {}
     for iv in intervals:
         events[iv.start] = events.get(iv.start, 0) + iv.bytes

@@ -6,6 +6,8 @@ Algorithm:
 2. Chains of in-place values form groups that share one offset.
 3. Groups are placed largest first, each at the lowest offset that overlaps no
    placed group live at the same time (greedy by size).
+   Batch-proportional buffers (a `?` batch dimension) are planned the same way
+   for one batch element in a second region after the static one.
 4. Each op gets `hy.buf = #hy.buf<offset, bytes, live s to e[, inplace i]>`;
    `@forward` gets `hy.arena = #hy.arena<bytes, lower_bound, no_reuse>`, where
    lower_bound is the peak of bytes live at once and no_reuse the sum of all.
@@ -48,13 +50,21 @@ class Plan(ModulePass):
         for o in func.walk():
             o.attributes.pop(BUF, None)
         intervals = analyze(func, self.alignment, self.inplace and self.reuse)
-        offsets = place(intervals) if self.reuse else sequential(intervals)
-        size = 0
+        # Static buffers first, then batch-proportional ones planned for one
+        # batch element: a plan valid for N = 1 scaled by N is valid for all N.
+        classes = [[iv for iv in intervals if iv.batched == b] for b in (False, True)]
+        sizes, bounds = [], []
+        offsets: dict = {}
+        for members in classes:
+            offsets.update(place(members) if self.reuse else sequential(members))
+            sizes.append(max((offsets[iv.value] + iv.bytes for iv in members), default=0))
+            bounds.append(lower_bound(members))
         for iv in intervals:
-            off = offsets[iv.value]
-            size = max(size, off + iv.bytes)
-            iv.op.attributes[BUF] = BufferAttr(off, iv.bytes, iv.start, iv.end, iv.donor)
-        func.attributes[ARENA] = ArenaAttr(size, lower_bound(intervals), sum(iv.bytes for iv in intervals))
+            off = (sizes[0], offsets[iv.value]) if iv.batched else (offsets[iv.value], 0)
+            size = (0, iv.bytes) if iv.batched else (iv.bytes, 0)
+            iv.op.attributes[BUF] = BufferAttr(off, size, iv.start, iv.end, iv.donor)
+        no_reuse = tuple(sum(iv.bytes for iv in members) for members in classes)
+        func.attributes[ARENA] = ArenaAttr(tuple(sizes), tuple(bounds), no_reuse)
 
 
 def sequential(intervals: list[Interval]) -> dict:

@@ -47,6 +47,29 @@ class OptTool(xDSLOptMain):
 
         self.available_frontends["mlir"] = parse_mlir
 
+        # Model files: the frontend is chosen by file name (hybridize.frontends).
+        def load_model_file(io: IO[bytes]) -> ModuleOp:
+            from hybridize.frontends import load_file
+
+            io.close()
+            if self.args.input_file is None:
+                raise ToolError("model files are read from a path, not from stdin")
+            shapes = [parse_shape(s) for s in self.args.input_shape or []]
+            return load_file(self.args.input_file, **({"input_shapes": shapes} if shapes else {}))
+
+        for ext in ("pt", "pt2", "json"):
+            self.available_frontends[ext] = load_model_file
+
+    def register_all_arguments(self, arg_parser):
+        super().register_all_arguments(arg_parser)
+        arg_parser.add_argument(
+            "--input-shape",
+            action="append",
+            metavar="SHAPE",
+            help="shape of a model input, e.g. 1x3x224x224 (repeat for several inputs); "
+            "needed for .pt archives and MXNet symbol files",
+        )
+
     _line_offset = 0
 
     def parse_chunk(self, chunk, file_extension, start_offset=0):
@@ -82,6 +105,16 @@ class OptTool(xDSLOptMain):
         except PipelineError as e:
             raise ToolError(str(e)) from None
         super().setup_pipeline()
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.lower().split("x"))
+    except ValueError:
+        raise ToolError(f"--input-shape {text!r}: expected sizes like 1x3x224x224") from None
+    if not dims or any(d < 1 for d in dims):
+        raise ToolError(f"--input-shape {text!r}: sizes must be positive")
+    return dims
 
 
 class ToolError(Exception):
@@ -128,8 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"opt-tool: error: {e.filename}: no such file", file=sys.stderr)
         return 1
-    except (ValueError, NotImplementedError, OSError, UnicodeDecodeError) as e:
-        print(f"{input_name}: error: {_message(e)}", file=sys.stderr)
+    except (ValueError, NotImplementedError, OSError, UnicodeDecodeError, RuntimeError, TypeError) as e:
+        msg = _message(e)
+        print(msg.replace(": ", ": error: ", 1) if msg.startswith(input_name) else f"{input_name}: error: {msg}", file=sys.stderr)
         return 1
     return 0
 
