@@ -3,25 +3,39 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+# MXNet 1.9.1 needs numpy<1.24 and has no torch: it gets a venv of its own.
+MXVENV := .venv-mxnet
+MXPY := $(MXVENV)/bin/python
 
 .PHONY: demo test bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,models]'
 	touch $@
 
 $(VENV): $(VENV)/.installed
 
+$(MXVENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(MXVENV)
+	$(MXVENV)/bin/pip install -q mxnet==1.9.1 'numpy<1.24'
+	$(MXVENV)/bin/pip install -q -e '.[dev]' 'numpy<1.24'
+	touch $@
+
+$(MXVENV): $(MXVENV)/.installed
+
 demo: $(VENV)
 	$(PY) -m hybridize.tools.demo
 
-test: $(VENV)
+# MXNet-marked tests first: they export the fixtures (build/mxnet-fixtures/)
+# that the main suite then imports without MXNet.
+test: $(VENV) $(MXVENV)
+	$(MXPY) -m pytest -q -m mxnet
 	$(PY) -m pytest -q
 
 bench: $(VENV)
 	$(PY) -m hybridize.tools.bench
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info my_mlp.mlir
+	rm -rf $(VENV) $(MXVENV) build dist *.egg-info my_mlp.mlir

@@ -56,7 +56,7 @@ def call(fn: str, args: list[str], out: Target) -> list[str]:
 def copy_into(expr: str, out: Target) -> list[str]:
     if out.into:
         return [f"np.copyto({out.name}, {expr})"]
-    return [f"{out.name} = np.ascontiguousarray({expr})"]
+    return [f'{out.name} = np.asarray({expr}, order="C")']  # ascontiguousarray makes 0-d arrays 1-d
 
 
 def shape_literal(shape: tuple[int, ...]) -> str:
@@ -85,6 +85,324 @@ def _transpose(op: Operation, a: list[str], out: Target) -> list[str]:
     return copy_into(f"{a[0]}.transpose({shape_literal(op.permutation)})", out)
 
 
+# --- elementwise math, comparisons, logic, casts ---
+# Each rule computes its value and writes `out` in one final call, so it is
+# right even when `plan` gives the result the bytes of an operand (in place).
+# Constants are Python literals: they keep float32 math in float32 under both
+# NumPy 1.23's value-based casting and NumPy 2's NEP 50.
+
+
+def py_literal(value: float, of) -> str:
+    """`value` as a Python literal for `of`'s element type (np.inf for inf)."""
+    kind = numpy_dtype(of).kind
+    if kind == "b":
+        return str(bool(value))
+    if kind in "iu":
+        return str(int(value))
+    if value != value:
+        return "np.nan"
+    if value in (float("inf"), float("-inf")):
+        return "np.inf" if value > 0 else "-np.inf"
+    return repr(float(value))
+
+
+_ERF_IMPORT = "from hybridize.backends.special import erf"
+
+
+def _gelu(op: Operation, a: list[str], out: Target) -> list[str]:
+    x = a[0]
+    if op.approximate.data == "tanh":
+        inner = f"0.7978845608028654 * ({x} + 0.044715 * ({x} * {x} * {x}))"
+        return call("np.multiply", [f"0.5 * {x}", f"1 + np.tanh({inner})"], out)
+    return [_ERF_IMPORT, *call("np.multiply", [f"{x} * 0.5", f"1 + erf({x} * 0.7071067811865476)"], out)]
+
+
+def _leaky_relu(op: Operation, a: list[str], out: Target) -> list[str]:
+    slope = py_literal(op.slope.value.data, op.input)
+    return copy_into(f"np.where({a[0]} > 0, {a[0]}, {a[0]} * {slope})", out)
+
+
+def _elu(op: Operation, a: list[str], out: Target) -> list[str]:
+    alpha = py_literal(op.alpha.value.data, op.input)
+    return copy_into(f"np.where({a[0]} > 0, {a[0]}, {alpha} * np.expm1(np.minimum({a[0]}, 0)))", out)
+
+
+def _clamp(op: Operation, a: list[str], out: Target) -> list[str]:
+    lo, hi = (py_literal(b, op.input) if b is not None else "None" for b in op.bounds)
+    return call("np.clip", [a[0], lo, hi], out)
+
+
+def _np_type(value) -> str:
+    """The NumPy scalar type of a value's elements (`np.bool_`: `np.bool` is
+    missing from NumPy 1.24 to 1.26)."""
+    dtype = numpy_dtype(value)
+    return "np.bool_" if dtype.kind == "b" else f"np.{dtype.name}"
+
+
+def _cast(op: Operation, a: list[str], out: Target) -> list[str]:
+    if out.into:
+        return [f'np.copyto({out.name}, {a[0]}, casting="unsafe")']
+    return [f"{out.name} = np.asarray({a[0]}).astype({_np_type(op.result)})"]
+
+
+# --- shape and indexing ops ---
+
+
+def _concat(op: Operation, a: list[str], out: Target) -> list[str]:
+    return call("np.concatenate", [f"({', '.join(a)},)", f"axis={op.axis.value.data}"], out)
+
+
+def _slice(op: Operation, a: list[str], out: Target) -> list[str]:
+    index = []
+    for n, count, start, step in zip(shape_of(op.input), shape_of(op.result), op.start_values, op.step_values):
+        if (start, step) == (0, 1) and count == n:
+            index.append(":")
+        else:
+            stop = start + (count - 1) * step + 1 if count else start
+            index.append(f"{start}:{stop}" + (f":{step}" if step != 1 else ""))
+    return copy_into(f"{a[0]}[{', '.join(index)}]", out)
+
+
+def _pad(op: Operation, a: list[str], out: Target) -> list[str]:
+    value = py_literal(op.pad_value, op.input)
+    widths = list(zip(op.low_values, op.high_values))
+    if not out.into:
+        return [f"{out.name} = np.pad({a[0]}, {widths}, constant_values={value})"]
+    inner = ", ".join(f"{lo}:{lo + n}" if lo or hi else ":" for (lo, hi), n in zip(widths, shape_of(op.input)))
+    return [f"{out.name}.fill({value})", f"{out.name}[{inner}] = {a[0]}"]
+
+
+def _broadcast(op: Operation, a: list[str], out: Target) -> list[str]:
+    if out.into:
+        return [f"np.copyto({out.name}, {a[0]})"]
+    return [f"{out.name} = np.broadcast_to({a[0]}, {shape_literal(shape_of(op.result))}).copy()"]
+
+
+def _index_check(op: Operation, indices: str, size: str) -> str:
+    """A line raising IndexError (naming the op) unless 0 <= indices < size."""
+    return (
+        f"if {indices}.size and ({indices}.min() < 0 or {indices}.max() >= {size}): "
+        f'raise IndexError(f"{op.name}: index out of range [0, {{{size}}})")'
+    )
+
+
+def _take(op: Operation, a: list[str], out: Target) -> list[str]:
+    axis = op.axis.value.data
+    check = _index_check(op, a[1], f"{a[0]}.shape[{axis}]")
+    return [check, *call("np.take", [a[0], a[1], f"axis={axis}"], out)]
+
+
+def _gather(op: Operation, a: list[str], out: Target) -> list[str]:
+    # torch.gather allows an index smaller than the input outside `axis`:
+    # cut the input to the index's extent, then NumPy's take_along_axis fits.
+    axis = op.axis.value.data
+    x_shape, ix_shape = shape_of(op.input), shape_of(op.index)
+    cut = [":" if d == axis or m == n else f":{m}" for d, (n, m) in enumerate(zip(x_shape, ix_shape))]
+    x = a[0] if all(c == ":" for c in cut) else f"{a[0]}[{', '.join(cut)}]"
+    check = _index_check(op, a[1], f"{a[0]}.shape[{axis}]")
+    return [check, *copy_into(f"np.take_along_axis({x}, {a[1]}, axis={axis})", out)]
+
+
+def _cumsum(op: Operation, a: list[str], out: Target) -> list[str]:
+    # Accumulate in float64 / int64 like PyTorch's CPU kernel, then round once.
+    acc = "np.float64" if numpy_dtype(op.result).kind == "f" else "np.int64"
+    total = f"np.cumsum({a[0]}, axis={op.axis.value.data}, dtype={acc})"
+    if out.into:
+        return [f'np.copyto({out.name}, {total}, casting="unsafe")']
+    return [f"{out.name} = {total}.astype({_np_type(op.result)})"]
+
+
+# --- nn ops: convolution, pooling, normalization, reductions, attention ---
+# Windows are strided views (sliding_window_view, no copy) reduced by one
+# matmul or reduction; every rule keeps its operands' element type. Only NumPy
+# APIs present in both 1.23 and 2.x are used (MXNet's venv runs 1.23).
+
+_WINDOWS = "np.lib.stride_tricks.sliding_window_view"
+
+
+def _dtype(value) -> str:
+    return f"np.{numpy_dtype(value).name}"
+
+
+def _pad_spatial(x: str, name: str, pads: list[tuple[int, int]], fill: str = "0") -> list[str]:
+    """`name = np.pad(x, ...)` over the two spatial dims of NCHW (crops negative pads)."""
+    crop = ", ".join(f"{-lo if lo < 0 else ''}:{hi if hi < 0 else ''}" for lo, hi in pads)
+    widths = ", ".join(f"({max(lo, 0)}, {max(hi, 0)})" for lo, hi in pads)
+    src = x if all(lo >= 0 and hi >= 0 for lo, hi in pads) else f"{x}[:, :, {crop}]"
+    fill_arg = "" if fill == "0" else f", constant_values={fill}"
+    return [f"{name} = np.pad({src}, ((0, 0), (0, 0), {widths}){fill_arg})"]
+
+
+def _conv2d(op: Operation, a: list[str], out: Target) -> list[str]:
+    """im2col over a strided window view, then one (grouped) matmul."""
+    o, cg, kh, kw = shape_of(op.weight)
+    oh, ow = shape_of(op.result)[2:]
+    (sh, sw), (ph, pw), (dh, dw) = op.strides, op.paddings, op.dilations
+    g = op.group_count
+    x, lines = a[0], []
+    if ph or pw:
+        lines += _pad_spatial(x, f"{out.name}_p", [(ph, ph), (pw, pw)])
+        x = f"{out.name}_p"
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    lines.append(
+        f"{out.name}_cols = {_WINDOWS}({x}, {span}, axis=(2, 3))[:, :, ::{sh}, ::{sw}, ::{dh}, ::{dw}]"
+        f".reshape(-1, {g}, {cg}, {oh}, {ow}, {kh}, {kw}).transpose(0, 1, 2, 5, 6, 3, 4)"
+        f".reshape(-1, {g}, {cg * kh * kw}, {oh * ow})"
+    )
+    product = [f"{a[1]}.reshape({g}, {o // g}, {cg * kh * kw})", f"{out.name}_cols"]
+    if out.into:
+        lines.append(f"np.matmul({', '.join(product)}, out={out.name}.reshape(-1, {g}, {o // g}, {oh * ow}))")
+    else:
+        lines.append(f"{out.name} = np.matmul({', '.join(product)}).reshape(-1, {o}, {oh}, {ow})")
+    if len(a) == 3:
+        lines.append(f"np.add({out.name}, {a[2]}.reshape({o}, 1, 1), out={out.name})")
+    return lines
+
+
+def _pool_windows(op: Operation, x: str, out: Target, fill: str) -> list[str]:
+    """`out_w`: the [N, C, OH, OW, KH, KW] windows of the padded input (the
+    result type sets OH, OW; extra ceil-mode rows pad on the far side)."""
+    h, w = shape_of(op.input)[2:]
+    oh, ow = shape_of(op.result)[2:]
+    (kh, kw), (sh, sw), (ph, pw) = op.kernels, op.strides, op.paddings
+    far = ((oh - 1) * sh + kh - h - ph, (ow - 1) * sw + kw - w - pw)
+    lines = []
+    if ph or pw or far[0] or far[1]:
+        lines += _pad_spatial(x, f"{out.name}_p", [(ph, far[0]), (pw, far[1])], fill)
+        x = f"{out.name}_p"
+    lines.append(f"{out.name}_w = {_WINDOWS}({x}, ({kh}, {kw}), axis=(2, 3))[:, :, ::{sh}, ::{sw}]")
+    return lines
+
+
+def _max_pool2d(op: Operation, a: list[str], out: Target) -> list[str]:
+    return _pool_windows(op, a[0], out, "-np.inf") + call("np.max", [f"{out.name}_w", "axis=(4, 5)"], out)
+
+
+def _avg_divisors(size: int, out_size: int, k: int, s: int, p: int, include_pad: bool) -> list[int]:
+    """The divisor of each window along one dim (at least 1: empty windows average to 0)."""
+    starts = [o * s - p for o in range(out_size)]
+    if include_pad:
+        return [max(min(b + k, size + p) - b, 1) for b in starts]
+    return [max(min(b + k, size) - max(b, 0), 1) for b in starts]
+
+
+def _avg_pool2d(op: Operation, a: list[str], out: Target) -> list[str]:
+    h, w = shape_of(op.input)[2:]
+    oh, ow = shape_of(op.result)[2:]
+    (kh, kw), (sh, sw), (ph, pw) = op.kernels, op.strides, op.paddings
+    dh = _avg_divisors(h, oh, kh, sh, ph, op.include_pad)
+    dw = _avg_divisors(w, ow, kw, sw, pw, op.include_pad)
+    lines = _pool_windows(op, a[0], out, "0") + call("np.sum", [f"{out.name}_w", "axis=(4, 5)"], out)
+    if len(set(dh)) == 1 and len(set(dw)) == 1:
+        divisor = str(dh[0] * dw[0])
+    else:  # windows clipped at the edges: one divisor per output row and column
+        divisor = f"np.multiply.outer({dh}, {dw}).astype({_dtype(op.result)})"
+    return lines + [f"np.divide({out.name}, {divisor}, out={out.name})"]
+
+
+def _adaptive_avg_pool2d(op: Operation, a: list[str], out: Target) -> list[str]:
+    from hybridize.ir.nn import adaptive_window
+
+    _, c, h, w = shape_of(op.input)
+    oh, ow = shape_of(op.result)[2:]
+    if h % oh == 0 and w % ow == 0:  # equal, disjoint windows
+        return call("np.mean", [f"{a[0]}.reshape(-1, {c}, {oh}, {h // oh}, {ow}, {w // ow})", "axis=(3, 5)"], out)
+    # y = Ph @ x @ Pw^T, where row i of Ph averages PyTorch's window i
+    lines = []
+    for dim, size, n in (("h", h, oh), ("w", w, ow)):
+        windows = [list(adaptive_window(i, size, n)) for i in range(n)]
+        lines += [
+            f"{out.name}_{dim} = np.array({windows})  # [start, end) of each window",
+            f"{out.name}_p{dim} = ((np.arange({size}) >= {out.name}_{dim}[:, :1]) & (np.arange({size}) < "
+            f"{out.name}_{dim}[:, 1:])) / ({out.name}_{dim}[:, 1:] - {out.name}_{dim}[:, :1])",
+        ]
+    dtype = _dtype(op.result)
+    product = [f"np.matmul({out.name}_ph.astype({dtype}), {a[0]})", f"{out.name}_pw.T.astype({dtype})"]
+    return lines + call("np.matmul", product, out)
+
+
+def _channel_shape(value, rank: int) -> str:
+    """A per-channel [C] parameter broadcast over axis 1 of a rank-`rank` tensor."""
+    return shape_literal((shape_of(value)[0],) + (1,) * (rank - 2))
+
+
+def _batch_norm(op: Operation, a: list[str], out: Target) -> list[str]:
+    x, mean, var = a[:3]
+    rest = iter(a[3:])
+    weight = next(rest) if op.weight is not None else "1"
+    bias = next(rest) if op.bias is not None else None
+    shape = _channel_shape(op.mean, len(shape_of(op.input)))
+    scale = f"({weight} / np.sqrt({var} + {op.epsilon!r})).reshape({shape})"
+    lines = call("np.multiply", [f"{x} - {mean}.reshape({shape})", scale], out)
+    if bias is not None:
+        lines.append(f"np.add({out.name}, {bias}.reshape({shape}), out={out.name})")
+    return lines
+
+
+def _layer_norm(op: Operation, a: list[str], out: Target) -> list[str]:
+    axes = tuple(range(op.first_axis, len(shape_of(op.input))))
+    c = f"{out.name}_c"
+    lines = [
+        f"{c} = {a[0]} - np.mean({a[0]}, axis={axes}, keepdims=True)",
+        *call(
+            "np.multiply",
+            [c, f"1 / np.sqrt(np.mean({c} * {c}, axis={axes}, keepdims=True) + {op.epsilon!r})"],
+            out,
+        ),
+    ]
+    for param, ufn in zip(a[1:], ("np.multiply", "np.add")):
+        lines.append(f"{ufn}({out.name}, {param}, out={out.name})")
+    return lines
+
+
+def _softmax(op: Operation, a: list[str], out: Target) -> list[str]:
+    ax = op.dim
+    return call("np.exp", [f"{a[0]} - np.max({a[0]}, axis={ax}, keepdims=True)"], out) + [
+        f"np.divide({out.name}, np.sum({out.name}, axis={ax}, keepdims=True), out={out.name})"
+    ]
+
+
+def _log_softmax(op: Operation, a: list[str], out: Target) -> list[str]:
+    ax, s = op.dim, f"{out.name}_s"
+    return [f"{s} = {a[0]} - np.max({a[0]}, axis={ax}, keepdims=True)"] + call(
+        "np.subtract", [s, f"np.log(np.sum(np.exp({s}), axis={ax}, keepdims=True))"], out
+    )
+
+
+def _reduce(fn: str) -> Rule:
+    def rule(op: Operation, a: list[str], out: Target) -> list[str]:
+        args = [a[0], f"axis={op.dims}"]
+        if fn == "np.sum" and numpy_dtype(op.input).kind in "iu":
+            args.append(f"dtype={_dtype(op.input)}")  # NumPy would widen int32 sums to int64
+        if op.keeps_dims:
+            args.append("keepdims=True")
+        return call(fn, args, out)
+
+    return rule
+
+
+def _attention(op: Operation, a: list[str], out: Target) -> list[str]:
+    q, k, v = a[:3]
+    s = f"{out.name}_s"
+    lines = [f"{s} = np.matmul({q}, np.swapaxes({k}, -1, -2)) * {op.scale_value!r}"]
+    if op.mask is not None:
+        if numpy_dtype(op.mask) == np.bool_:
+            lines.append(f"np.copyto({s}, -np.inf, where=np.logical_not({a[3]}))")
+        else:
+            lines.append(f"{s} += {a[3]}")
+    if op.is_causal:
+        length, keys = shape_of(op.query)[-2], shape_of(op.key)[-2]
+        lines.append(f"np.copyto({s}, -np.inf, where=np.triu(np.ones(({length}, {keys}), bool), 1))")
+    finfo = f"np.finfo({_dtype(op.result)})"
+    lines += [
+        # a fully masked row has max -inf: subtracting finfo.min keeps its exps 0
+        f"np.exp({s} - np.maximum(np.max({s}, axis=-1, keepdims=True), {finfo}.min), out={s})",
+        f"{s} /= np.maximum(np.sum({s}, axis=-1, keepdims=True), {finfo}.tiny)",
+        *call("np.matmul", [s, v], out),
+    ]
+    return lines
+
+
 RULES: dict[str, Rule] = {
     "hy.add": ufunc("np.add"),
     "hy.sub": ufunc("np.subtract"),
@@ -96,8 +414,70 @@ RULES: dict[str, Rule] = {
     "hy.reshape": _reshape,
     "hy.transpose": _transpose,
     # --- elementwise math, comparisons, logic, casts ---
+    "hy.pow": ufunc("np.power"),
+    "hy.maximum": ufunc("np.maximum"),
+    "hy.minimum": ufunc("np.minimum"),
+    "hy.neg": ufunc("np.negative"),
+    "hy.abs": ufunc("np.abs"),
+    "hy.exp": ufunc("np.exp"),
+    "hy.expm1": ufunc("np.expm1"),
+    "hy.log": ufunc("np.log"),
+    "hy.log1p": ufunc("np.log1p"),
+    "hy.sqrt": ufunc("np.sqrt"),
+    "hy.rsqrt": lambda op, a, out: call("np.divide", ["1", f"np.sqrt({a[0]})"], out),
+    "hy.reciprocal": lambda op, a, out: call("np.divide", ["1", a[0]], out),
+    "hy.erf": lambda op, a, out: [_ERF_IMPORT, *copy_into(f"erf({a[0]})", out)],
+    "hy.sigmoid": lambda op, a, out: call("np.divide", ["1", f"1 + np.exp(-{a[0]})"], out),
+    "hy.tanh": ufunc("np.tanh"),
+    "hy.sin": ufunc("np.sin"),
+    "hy.cos": ufunc("np.cos"),
+    "hy.floor": ufunc("np.floor"),
+    "hy.silu": lambda op, a, out: call("np.divide", [a[0], f"1 + np.exp(-{a[0]})"], out),
+    "hy.hardswish": lambda op, a, out: call("np.divide", [f"{a[0]} * np.clip({a[0]} + 3, 0, 6)", "6"], out),
+    "hy.hardsigmoid": lambda op, a, out: call("np.divide", [f"np.clip({a[0]} + 3, 0, 6)", "6"], out),
+    # PyTorch's threshold: x itself above 20 (np.minimum keeps exp from overflowing)
+    "hy.softplus": lambda op, a, out: copy_into(
+        f"np.where({a[0]} > 20, {a[0]}, np.log1p(np.exp(np.minimum({a[0]}, 20))))", out
+    ),
+    "hy.gelu": _gelu,
+    "hy.leaky_relu": _leaky_relu,
+    "hy.elu": _elu,
+    "hy.clamp": _clamp,
+    "hy.eq": ufunc("np.equal"),
+    "hy.ne": ufunc("np.not_equal"),
+    "hy.lt": ufunc("np.less"),
+    "hy.le": ufunc("np.less_equal"),
+    "hy.gt": ufunc("np.greater"),
+    "hy.ge": ufunc("np.greater_equal"),
+    "hy.and": ufunc("np.logical_and"),
+    "hy.or": ufunc("np.logical_or"),
+    "hy.xor": ufunc("np.logical_xor"),
+    "hy.not": ufunc("np.logical_not"),
+    "hy.where": lambda op, a, out: copy_into(f"np.where({a[0]}, {a[1]}, {a[2]})", out),
+    "hy.cast": _cast,
     # --- shape and indexing ops ---
+    "hy.concat": _concat,
+    "hy.slice": _slice,
+    "hy.pad": _pad,
+    "hy.broadcast": _broadcast,
+    "hy.take": _take,
+    "hy.gather": _gather,
+    "hy.cumsum": _cumsum,
     # --- nn ops: convolution, pooling, normalization, reductions, attention ---
+    "hy.conv2d": _conv2d,
+    "hy.max_pool2d": _max_pool2d,
+    "hy.avg_pool2d": _avg_pool2d,
+    "hy.adaptive_avg_pool2d": _adaptive_avg_pool2d,
+    "hy.batch_norm": _batch_norm,
+    "hy.layer_norm": _layer_norm,
+    "hy.softmax": _softmax,
+    "hy.log_softmax": _log_softmax,
+    "hy.reduce_sum": _reduce("np.sum"),
+    "hy.reduce_mean": _reduce("np.mean"),
+    "hy.reduce_max": _reduce("np.max"),
+    "hy.reduce_min": _reduce("np.min"),
+    "hy.reduce_any": _reduce("np.any"),
+    "hy.attention": _attention,
 }
 
 
@@ -158,12 +538,12 @@ def generate(prog: Program) -> str:
             start = str(storage.offset[0]) + (f" + {storage.offset[1]} * {BATCH}" if storage.offset[1] else "")
             views.append(
                 f"{prog.names[value]} = arena[{start}:][:{count} * {dtype.itemsize}]"
-                f".view(np.{dtype.name}).reshape({shape_literal(shape_of(value))})"
+                f".view({_np_type(value)}).reshape({shape_literal(shape_of(value))})"
             )
     for value, storage in prog.storage.items():
         if storage.kind == "output":
             body.append(
-                f"{prog.names[value]} = np.empty({shape_literal(shape_of(value))}, np.{numpy_dtype(value).name})"
+                f"{prog.names[value]} = np.empty({shape_literal(shape_of(value))}, {_np_type(value)})"
             )
     for step in prog.steps:
         into = prog.storage[step.op.results[0]].kind in ("arena", "output")

@@ -55,17 +55,21 @@ class CompiledModel:
                 f"argument {i}: expected tensor<{format_shape(shape)}> of {dtype.name}, got shape "
                 f"{tuple(a.shape)} of {a.dtype.name}; signature: {self.signature}"
             )
-        return np.ascontiguousarray(a)
+        return np.asarray(a, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
 
     def __call__(self, *args):
         if len(args) != len(self._in_shapes):
             raise ValueError(f"expected {len(self._in_shapes)} argument(s), got {len(args)}; signature: {self.signature}")
         torch_out = False
+        mx_type = None  # MXNet arrays in: the same kind (NDArray or mx.np.ndarray) out
         arrays = []
         for i, a in enumerate(args):
             if type(a).__module__.startswith("torch"):
                 torch_out = True
                 a = a.detach().cpu().numpy()
+            elif type(a).__module__.startswith("mxnet"):
+                mx_type = mx_type or type(a)
+                a = a.asnumpy()
             arrays.append(self._check(i, a))
         if self._dynamic:
             sizes = {a.shape[k] for a, shape in zip(arrays, self._in_shapes) for k, d in enumerate(shape) if d == DYNAMIC}
@@ -79,6 +83,11 @@ class CompiledModel:
             import torch
 
             outs = tuple(torch.from_numpy(o) for o in outs)
+        elif mx_type is not None:
+            import mxnet as mx
+
+            make = mx.np.array if issubclass(mx_type, mx.np.ndarray) else mx.nd.array
+            outs = tuple(make(o, dtype=o.dtype) for o in outs)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def __repr__(self) -> str:

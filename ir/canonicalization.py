@@ -14,12 +14,35 @@ constants becomes a constant. The canonical form of a dense layer is
 
 from __future__ import annotations
 
+import numpy as np
 from xdsl.ir import Operation
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 
-from hybridize.ir.elementwise import AddOp
+from hybridize.ir.base import constant_value
+from hybridize.ir.elementwise import (
+    AddOp,
+    CastOp,
+    ClampOp,
+    MulOp,
+    NegOp,
+    NotOp,
+    PowOp,
+    ReciprocalOp,
+    ReluOp,
+    RsqrtOp,
+    SqrtOp,
+    WhereOp,
+)
 from hybridize.ir.linalg import LinearOp, MatmulOp
-from hybridize.ir.shape import ReshapeOp, TransposeOp
+from hybridize.ir.nn import BatchNormOp, Conv2dOp
+from hybridize.ir.shape import (
+    BroadcastOp,
+    ConcatOp,
+    PadOp,
+    ReshapeOp,
+    SliceOp,
+    TransposeOp,
+)
 from hybridize.ir.structure import ConstantOp
 from hybridize.ir.types import shape_of
 
@@ -102,11 +125,239 @@ class LinearPlusBias(RewritePattern):
             return
 
 
+# --- elementwise, shape and indexing ops ---
+
+
+class NegOfNeg(RewritePattern):
+    # neg(neg(x)) = x
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: NegOp, rewriter: PatternRewriter):
+        if isinstance(op.input.owner, NegOp):
+            rewriter.replace(op, [], [op.input.owner.input])
+
+
+class NotOfNot(RewritePattern):
+    # not(not(x)) = x
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: NotOp, rewriter: PatternRewriter):
+        if isinstance(op.input.owner, NotOp):
+            rewriter.replace(op, [], [op.input.owner.input])
+
+
+class IdentityCast(RewritePattern):
+    # cast(x : T) : T = x
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: CastOp, rewriter: PatternRewriter):
+        if op.input.type == op.result.type:
+            rewriter.replace(op, [], [op.input])
+
+
+EXACT_CASTS = {
+    ("i1", "i32"), ("i1", "i64"), ("i1", "f32"), ("i1", "f64"),
+    ("i32", "i64"), ("i32", "f64"), ("f32", "f64"),
+}  # fmt: skip
+"""(from, to) element types whose cast loses nothing."""
+
+
+class CastOfExactCast(RewritePattern):
+    # cast(cast(x : A) : B) : C = cast(x : A) : C when A -> B is exact
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: CastOp, rewriter: PatternRewriter):
+        inner = op.input.owner
+        if not isinstance(inner, CastOp):
+            return
+        a, b = (str(v.type.element_type) for v in (inner.input, inner.result))
+        if (a, b) in EXACT_CASTS:
+            rewriter.replace(op, CastOp(inner.input, op.result.type.element_type))
+
+
+class IdentityBroadcast(RewritePattern):
+    # broadcast(x : T) : T = x
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: BroadcastOp, rewriter: PatternRewriter):
+        if op.input.type == op.result.type:
+            rewriter.replace(op, [], [op.input])
+
+
+class BroadcastOfBroadcast(RewritePattern):
+    # broadcast(broadcast(x, s1), s2) = broadcast(x, s2)
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: BroadcastOp, rewriter: PatternRewriter):
+        if isinstance(op.input.owner, BroadcastOp):
+            rewriter.replace(op, BroadcastOp(op.input.owner.input, shape_of(op.result)))
+
+
+class IdentitySlice(RewritePattern):
+    # slice(x, starts 0, steps 1) : typeof(x) = x
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: SliceOp, rewriter: PatternRewriter):
+        whole = all(s == 0 for s in op.start_values) and all(s == 1 for s in op.step_values)
+        if whole and op.input.type == op.result.type:
+            rewriter.replace(op, [], [op.input])
+
+
+class SliceOfSlice(RewritePattern):
+    # slice(slice(x, a, s), b, t) = slice(x, a + b * s, s * t)
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: SliceOp, rewriter: PatternRewriter):
+        inner = op.input.owner
+        if not isinstance(inner, SliceOp):
+            return
+        starts = [a + b * s for a, b, s in zip(inner.start_values, op.start_values, inner.step_values)]
+        steps = [s * t for s, t in zip(inner.step_values, op.step_values)]
+        rewriter.replace(op, SliceOp(inner.input, starts, steps, shape_of(op.result)))
+
+
+class IdentityPad(RewritePattern):
+    # pad(x, low 0, high 0) = x
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: PadOp, rewriter: PatternRewriter):
+        if not any(op.low_values) and not any(op.high_values):
+            rewriter.replace(op, [], [op.input])
+
+
+class ConcatOfOne(RewritePattern):
+    # concat(x) = x
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: ConcatOp, rewriter: PatternRewriter):
+        if len(op.inputs) == 1 and op.inputs[0].type == op.result.type:
+            rewriter.replace(op, [], [op.inputs[0]])
+
+
+class ClampAtZeroIsRelu(RewritePattern):
+    # clamp(x, min=0) = relu(x)
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: ClampOp, rewriter: PatternRewriter):
+        if op.bounds == (0.0, None):
+            rewriter.replace(op, ReluOp(op.input))
+
+
+class WhereOfSameValue(RewritePattern):
+    # where(c, x, x) = x
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: WhereOp, rewriter: PatternRewriter):
+        if op.on_true == op.on_false and op.on_true.type == op.result.type:
+            rewriter.replace(op, [], [op.on_true])
+
+
+def splat_value(value) -> float | None:
+    """The one value of a constant whose elements are all equal, else None."""
+    array = constant_value(value)
+    if array is None or array.size == 0 or not (array == array.flat[0]).all():
+        return None
+    return float(array.flat[0])
+
+
+class PowByConstant(RewritePattern):
+    # pow(x, 1) = x; pow(x, 2) = x * x; pow(x, 0.5) = sqrt(x);
+    # pow(x, -1) = reciprocal(x); pow(x, -0.5) = rsqrt(x) (what PyTorch computes)
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: PowOp, rewriter: PatternRewriter):
+        e = splat_value(op.rhs)
+        x = op.lhs
+        if e is None or x.type != op.result.type:
+            return
+        if e == 1:
+            rewriter.replace(op, [], [x])
+        elif e == 2:
+            rewriter.replace(op, MulOp(x, x))
+        elif e in (0.5, -1, -0.5):
+            rewriter.replace(op, {0.5: SqrtOp, -1: ReciprocalOp, -0.5: RsqrtOp}[e](x))
+
+
+# --- nn ops: convolution, pooling, normalization, reductions, attention ---
+
+
+def per_channel(value, channels: int, rank: int):
+    """The [channels] vector of a constant that holds one value per channel of
+    axis 1 of a rank-`rank` tensor (shape [C, 1, 1], [1, C, 1, 1], [1], ...), else None."""
+    array = constant_value(value)
+    if array is None or array.ndim > rank:
+        return None
+    shape = (1,) * (rank - array.ndim) + array.shape
+    if any(d != 1 for i, d in enumerate(shape) if i != 1) or shape[1] not in (1, channels):
+        return None
+    return np.broadcast_to(array.reshape(-1).astype(np.float64), (channels,))
+
+
+class BatchNormOfConstants(RewritePattern):
+    # batch_norm(x, m, v, w, b) = x * a + (b - m * a) with a = w / sqrt(v + eps), folded to [C, 1, ..., 1] constants
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: BatchNormOp, rewriter: PatternRewriter):
+        params = [op.mean, op.var, op.weight, op.bias]
+        arrays = [None if v is None else constant_value(v) for v in params]
+        if any(a is None and v is not None for a, v in zip(arrays, params)):
+            return
+        mean, var, weight, bias = (1.0 if a is None else a.astype(np.float64) for a in arrays)
+        if op.bias is None:
+            bias = 0.0
+        scale = weight / np.sqrt(var + op.epsilon)
+        dtype = arrays[0].dtype
+        shape = (len(scale),) + (1,) * (len(shape_of(op.input)) - 2)
+        a = ConstantOp.from_numpy(scale.astype(dtype).reshape(shape))
+        b = ConstantOp.from_numpy((bias - mean * scale).astype(dtype).reshape(shape))
+        mul = MulOp(op.input, a.result)
+        rewriter.replace(op, [a, b, mul, AddOp(mul.result, b.result)])
+
+
+class ConvThenChannelAffine(RewritePattern):
+    # conv2d(x, w, b) * s = conv2d(x, w * s, b * s); conv2d(x, w, b) + t = conv2d(x, w, b + t)
+    # for constants w, b and s, t with one value per output channel (BN folding), when the conv has one use
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: Conv2dOp, rewriter: PatternRewriter):
+        use = op.result.get_unique_use()
+        if use is None or not isinstance(use.operation, MulOp | AddOp):
+            return
+        user = use.operation
+        channels = shape_of(op.weight)[0]
+        vec = per_channel(user.operands[1 - use.index], channels, 4)
+        w = constant_value(op.weight)
+        if vec is None or w is None or user.results[0].type != op.result.type:
+            return
+        b = np.zeros(channels, w.dtype) if op.bias is None else constant_value(op.bias)
+        if b is None:
+            return
+        new_ops: list[Operation] = []
+        weight = op.weight
+        if isinstance(user, MulOp):
+            scaled = ConstantOp.from_numpy((w * vec[:, None, None, None]).astype(w.dtype))
+            new_ops.append(scaled)
+            weight = scaled.result
+            bias = ConstantOp.from_numpy((b * vec).astype(w.dtype))
+        else:
+            bias = ConstantOp.from_numpy((b + vec).astype(w.dtype))
+        conv = Conv2dOp(
+            op.input,
+            weight,
+            bias.result,
+            stride=op.strides,
+            padding=op.paddings,
+            dilation=op.dilations,
+            groups=op.group_count,
+        )
+        rewriter.replace(user, [*new_ops, bias, conv])
+        rewriter.erase(op)
+
+
 _PATTERNS: dict[str, tuple[RewritePattern, ...]] = {
     TransposeOp.name: (TransposeOfTranspose(), IdentityTranspose()),
     ReshapeOp.name: (ReshapeOfReshape(), IdentityReshape()),
     MatmulOp.name: (MatmulOfTranspose(), MatmulOfConstant()),
     AddOp.name: (LinearPlusBias(),),
+    # --- elementwise, shape and indexing ops ---
+    NegOp.name: (NegOfNeg(),),
+    NotOp.name: (NotOfNot(),),
+    CastOp.name: (IdentityCast(), CastOfExactCast()),
+    BroadcastOp.name: (IdentityBroadcast(), BroadcastOfBroadcast()),
+    SliceOp.name: (IdentitySlice(), SliceOfSlice()),
+    PadOp.name: (IdentityPad(),),
+    ConcatOp.name: (ConcatOfOne(),),
+    ClampOp.name: (ClampAtZeroIsRelu(),),
+    WhereOp.name: (WhereOfSameValue(),),
+    PowOp.name: (PowByConstant(),),
+    # --- nn ops: convolution, pooling, normalization, reductions, attention ---
+    BatchNormOp.name: (BatchNormOfConstants(),),
+    Conv2dOp.name: (ConvThenChannelAffine(),),
 }
 
 

@@ -1,8 +1,633 @@
 """Neural-network ops: convolution, pooling, normalization, softmax, attention.
 
-(Filled in by the NN ops work of issue 3; NCHW layout throughout.)
+NCHW layout throughout; window sizes, strides and paddings are `[h, w]` pairs.
+
+    %y = hy.conv2d %x, %w, %b stride [1, 1] padding [1, 1] : (tensor<1x3x8x8xf32>, tensor<16x3x3x3xf32>, tensor<16xf32>) -> tensor<1x16x8x8xf32>
+    %p = hy.max_pool2d %y kernel [2, 2] stride [2, 2] padding [0, 0] : tensor<1x16x8x8xf32> -> tensor<1x16x4x4xf32>
+    %n = hy.batch_norm %x, %mean, %var weight %g bias %b eps 1.000000e-05 : tensor<1x3x8x8xf32>, tensor<3xf32>
+    %s = hy.softmax %t axis 1 : tensor<2x10xf32>
+    %a = hy.attention %q, %k, %v scale 1.250000e-01 causal : (tensor<1x4x16x64xf32>, ...) -> tensor<1x4x16x64xf32>
+
+Window semantics shared by the pooling ops, per spatial dim of size H, for
+output index o: `start = o*s - p`, `end = start + k`; the data window is
+`[max(start, 0), min(end, H))`. The output size is the result type, anywhere
+between the floor and the ceil formula (frontends pick their framework's
+rounding). A window of padding only (a padding of at least the kernel size,
+or ceil rounding with a stride larger than the kernel) gives -inf for max and
+0 for avg.
 """
 
 from __future__ import annotations
 
-NN_OPS: list = []
+import abc
+from collections.abc import Sequence
+from typing import ClassVar
+
+from xdsl.dialects.builtin import (
+    I64,
+    DenseArrayBase,
+    Float64Type,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    TensorType,
+    UnitAttr,
+    f64,
+    i64,
+)
+from xdsl.ir import Operation, SSAValue
+from xdsl.irdl import (
+    AttrSizedOperandSegments,
+    VarConstraint,
+    base,
+    irdl_op_definition,
+    operand_def,
+    opt_operand_def,
+    opt_prop_def,
+    prop_def,
+    result_def,
+    traits_def,
+)
+from xdsl.traits import Pure
+
+from hybridize.ir.base import (
+    Canonical,
+    FusionAnchor,
+    HyOp,
+    check_result_shape,
+    op_error,
+    same_element_type,
+    shapes_match,
+    tensor_shape,
+)
+from hybridize.ir.types import DYNAMIC, broadcast_shapes, format_shape, is_float, shape_of
+
+
+def int_array(values: Sequence[int]) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, [int(v) for v in values])
+
+
+def float_attr(value: float) -> FloatAttr:
+    return FloatAttr(float(value), f64)
+
+
+def float_tensor(op: Operation, value: SSAValue, what: str) -> tuple[int, ...]:
+    """The shape of `value`, which must be a floating-point tensor."""
+    shape = tensor_shape(op, value, what)
+    if not is_float(value):
+        raise op_error(op, f"{what} must be a floating-point tensor, got {value.type}")
+    return shape
+
+
+def check_rank(op: Operation, shape: Sequence[int], rank: int, what: str, layout: str) -> None:
+    if len(shape) != rank:
+        raise op_error(op, f"{what} must be {rank}-D {layout}, got {format_shape(shape)}")
+
+
+def check_pair(op: Operation, name: str, values: Sequence[int], minimum: int) -> None:
+    if len(values) != 2 or any(v < minimum for v in values):
+        raise op_error(op, f"{name} must be two integers >= {minimum}, got {list(values)}")
+
+
+def window_count(size: int, window: int, stride: int, pad: int, ceil: bool = False) -> int:
+    """Positions of a window over `size` padded by `pad` on both sides:
+    floor((size + 2*pad - window) / stride) + 1, or ceil(...) + 1."""
+    if size == DYNAMIC:
+        return DYNAMIC
+    span = size + 2 * pad - window
+    return (-(-span // stride) if ceil else span // stride) + 1
+
+
+def conv_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    """OH = (H + 2*ph - dh*(KH-1) - 1) // sh + 1."""
+    return window_count(size, dilation * (kernel - 1) + 1, stride, pad)
+
+
+# --- convolution ---
+
+
+@irdl_op_definition
+class Conv2dOp(HyOp):
+    """2-D cross-correlation (PyTorch's conv2d) with symmetric zero padding:
+
+        y[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] *
+                        x[n, g*C/G + c, i*sh - ph + u*dh, j*sw - pw + v*dw]
+
+    for o in group g = o // (O/G). `dilation` and `groups` print only when
+    they differ from [1, 1] and 1. An anchor: `fuse` runs bias/relu/residual
+    epilogues on its finished output rows.
+    """
+
+    name = "hy.conv2d"
+
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+    dilation = prop_def(DenseArrayBase[I64], default_value=int_array([1, 1]))
+    groups = prop_def(IntegerAttr[I64], default_value=IntegerAttr(1, 64))
+
+    traits = traits_def(Pure(), FusionAnchor(), Canonical())
+    assembly_format = (
+        "$input `,` $weight (`,` $bias^)? `stride` $stride `padding` $padding "
+        "(`dilation` $dilation^)? (`groups` $groups^)? attr-dict `:` functional-type(operands, results)"
+    )
+
+    def __init__(
+        self,
+        input: SSAValue,
+        weight: SSAValue,
+        bias: SSAValue | None = None,
+        *,
+        stride: Sequence[int] = (1, 1),
+        padding: Sequence[int] = (0, 0),
+        dilation: Sequence[int] = (1, 1),
+        groups: int = 1,
+    ):
+        n, _, h, w = shape_of(input)
+        o, _, kh, kw = shape_of(weight)
+        shape = [
+            n,
+            o,
+            conv_out_size(h, kh, stride[0], padding[0], dilation[0]),
+            conv_out_size(w, kw, stride[1], padding[1], dilation[1]),
+        ]
+        super().__init__(
+            operands=[input, weight, bias],
+            result_types=[TensorType(input.type.element_type, shape)],
+            properties={
+                "stride": int_array(stride),
+                "padding": int_array(padding),
+                "dilation": int_array(dilation),
+                "groups": IntegerAttr(groups, 64),
+            },
+        )
+
+    @property
+    def strides(self) -> tuple[int, int]:
+        return tuple(self.stride.get_values())
+
+    @property
+    def paddings(self) -> tuple[int, int]:
+        return tuple(self.padding.get_values())
+
+    @property
+    def dilations(self) -> tuple[int, int]:
+        return tuple(self.dilation.get_values())
+
+    @property
+    def group_count(self) -> int:
+        return self.groups.value.data
+
+    def verify_(self) -> None:
+        x = float_tensor(self, self.input, "input")
+        w = float_tensor(self, self.weight, "weight")
+        check_rank(self, x, 4, "input", "[N, C, H, W]")
+        check_rank(self, w, 4, "weight", "[O, C/groups, KH, KW]")
+        check_pair(self, "stride", self.strides, 1)
+        check_pair(self, "padding", self.paddings, 0)
+        check_pair(self, "dilation", self.dilations, 1)
+        g = self.group_count
+        values = [self.input, self.weight, self.result]
+        if g < 1:
+            raise op_error(self, f"groups must be >= 1, got {g}")
+        if x[1] != DYNAMIC and x[1] % g:
+            raise op_error(self, f"input channels {x[1]} are not divisible by groups {g}")
+        if w[0] % g:
+            raise op_error(self, f"output channels {w[0]} are not divisible by groups {g}")
+        if x[1] != DYNAMIC and w[1] * g != x[1]:
+            raise op_error(
+                self, f"weight {format_shape(w)} expects {w[1] * g} input channels ({w[1]} x {g} groups), got {x[1]}"
+            )
+        if self.bias is not None:
+            b = tensor_shape(self, self.bias, "bias")
+            values.append(self.bias)
+            if not shapes_match([w[0]], b):
+                raise op_error(self, f"bias must have shape {w[0]}, got {format_shape(b)}")
+        same_element_type(self, *values)
+        out = [
+            conv_out_size(x[2 + d], w[2 + d], self.strides[d], self.paddings[d], self.dilations[d]) for d in (0, 1)
+        ]
+        if any(o != DYNAMIC and o < 1 for o in out):
+            raise op_error(
+                self, f"the dilated kernel {format_shape(w[2:])} does not fit the padded input {format_shape(x[2:])}"
+            )
+        check_result_shape(self, (x[0], w[0], *out))
+
+
+# --- pooling ---
+
+
+class Pool2dOp(HyOp, abc.ABC):
+    """`%y = hy.<pool> %x kernel [kh, kw] stride [sh, sw] padding [ph, pw]`:
+    a window op over the spatial dims of NCHW; the result type gives the
+    output size (between the floor and the ceil formula)."""
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    kernel = prop_def(DenseArrayBase[I64])
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+
+    traits = traits_def(Pure(), Canonical())
+    assembly_format = (
+        "$input `kernel` $kernel `stride` $stride `padding` $padding attr-dict `:` type($input) `->` type($result)"
+    )
+
+    def __init__(
+        self,
+        input: SSAValue,
+        kernel: Sequence[int],
+        stride: Sequence[int],
+        padding: Sequence[int],
+        out_size: Sequence[int],
+        **properties,
+    ):
+        n, c = shape_of(input)[:2]
+        super().__init__(
+            operands=[input],
+            result_types=[TensorType(input.type.element_type, [n, c, *out_size])],
+            properties={
+                "kernel": int_array(kernel),
+                "stride": int_array(stride),
+                "padding": int_array(padding),
+                **properties,
+            },
+        )
+
+    @property
+    def kernels(self) -> tuple[int, int]:
+        return tuple(self.kernel.get_values())
+
+    @property
+    def strides(self) -> tuple[int, int]:
+        return tuple(self.stride.get_values())
+
+    @property
+    def paddings(self) -> tuple[int, int]:
+        return tuple(self.padding.get_values())
+
+    def verify_(self) -> None:
+        x = float_tensor(self, self.input, "input")
+        check_rank(self, x, 4, "input", "[N, C, H, W]")
+        check_pair(self, "kernel", self.kernels, 1)
+        check_pair(self, "stride", self.strides, 1)
+        check_pair(self, "padding", self.paddings, 0)
+        same_element_type(self, self.input, self.result)
+        y = shape_of(self.result)
+        if len(y) != 4:
+            raise op_error(self, f"result must be 4-D [N, C, OH, OW], got {format_shape(y)}")
+        check_result_shape(self, (x[0], x[1], y[2], y[3]))
+        for d, what in ((0, "height"), (1, "width")):
+            size, k, s, p = x[2 + d], self.kernels[d], self.strides[d], self.paddings[d]
+            if size == DYNAMIC:
+                continue
+            lo, hi = window_count(size, k, s, p), window_count(size, k, s, p, ceil=True)
+            if lo < 1:
+                raise op_error(self, f"kernel {list(self.kernels)} does not fit the padded input {format_shape(x[2:])}")
+            if not lo <= y[2 + d] <= hi:
+                span = f"{lo}" if lo == hi else f"between {lo} and {hi}"
+                raise op_error(self, f"output {what} {y[2 + d]} must be {span} for input {what} {size}")
+
+
+@irdl_op_definition
+class MaxPool2dOp(Pool2dOp):
+    """The maximum over each data window; padding never wins."""
+
+    name = "hy.max_pool2d"
+
+
+@irdl_op_definition
+class AvgPool2dOp(Pool2dOp):
+    """The mean over each window. The divisor is the window clipped to the
+    padded input, `prod(min(end, H + p) - start)`, with `count_include_pad`;
+    else the number of data elements in the window."""
+
+    name = "hy.avg_pool2d"
+
+    count_include_pad = opt_prop_def(UnitAttr)
+    assembly_format = (
+        "$input `kernel` $kernel `stride` $stride `padding` $padding "
+        "(`count_include_pad` $count_include_pad^)? attr-dict `:` type($input) `->` type($result)"
+    )
+
+    def __init__(
+        self,
+        input: SSAValue,
+        kernel: Sequence[int],
+        stride: Sequence[int],
+        padding: Sequence[int],
+        out_size: Sequence[int],
+        count_include_pad: bool = False,
+    ):
+        props = {"count_include_pad": UnitAttr()} if count_include_pad else {}
+        super().__init__(input, kernel, stride, padding, out_size, **props)
+
+    @property
+    def include_pad(self) -> bool:
+        return self.count_include_pad is not None
+
+
+def adaptive_window(i: int, size: int, out: int) -> tuple[int, int]:
+    """PyTorch's adaptive window [floor(i*H/OH), ceil((i+1)*H/OH))."""
+    return i * size // out, -(-(i + 1) * size // out)
+
+
+@irdl_op_definition
+class AdaptiveAvgPool2dOp(HyOp):
+    """The mean over PyTorch's adaptive windows `[floor(i*H/OH), ceil((i+1)*H/OH))`;
+    the output size is the result type."""
+
+    name = "hy.adaptive_avg_pool2d"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure(), Canonical())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue, out_size: Sequence[int]):
+        n, c = shape_of(input)[:2]
+        super().__init__(operands=[input], result_types=[TensorType(input.type.element_type, [n, c, *out_size])])
+
+    def verify_(self) -> None:
+        x = float_tensor(self, self.input, "input")
+        check_rank(self, x, 4, "input", "[N, C, H, W]")
+        same_element_type(self, self.input, self.result)
+        y = shape_of(self.result)
+        if len(y) != 4 or any(d != DYNAMIC and d < 1 for d in y[2:]):
+            raise op_error(self, f"result must be [N, C, OH, OW] with OH, OW >= 1, got {format_shape(y)}")
+        check_result_shape(self, (x[0], x[1], y[2], y[3]))
+
+
+# --- normalization ---
+
+
+@irdl_op_definition
+class BatchNormOp(HyOp):
+    """Inference batch norm over channel axis 1:
+    `y = (x - mean) / sqrt(var + eps) * weight + bias`, the parameters of
+    shape [C] (weight and bias optional). With constant statistics it
+    canonicalizes to `x * a + b`."""
+
+    name = "hy.batch_norm"
+
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    P: ClassVar = VarConstraint("P", base(TensorType))
+    input = operand_def(T)
+    mean = operand_def(P)
+    var = operand_def(P)
+    weight = opt_operand_def(P)
+    bias = opt_operand_def(P)
+    result = result_def(T)
+    eps = prop_def(FloatAttr[Float64Type])
+
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure(), Canonical())
+    assembly_format = (
+        "$input `,` $mean `,` $var (`weight` $weight^)? (`bias` $bias^)? `eps` $eps "
+        "attr-dict `:` type($input) `,` type($mean)"
+    )
+
+    def __init__(
+        self,
+        input: SSAValue,
+        mean: SSAValue,
+        var: SSAValue,
+        weight: SSAValue | None = None,
+        bias: SSAValue | None = None,
+        *,
+        eps: float = 1e-5,
+    ):
+        super().__init__(
+            operands=[input, mean, var, weight, bias],
+            result_types=[input.type],
+            properties={"eps": float_attr(eps)},
+        )
+
+    @property
+    def epsilon(self) -> float:
+        return self.eps.value.data
+
+    def verify_(self) -> None:
+        x = float_tensor(self, self.input, "input")
+        if len(x) < 2:
+            raise op_error(self, f"input must be [N, C, ...], got {format_shape(x)}")
+        p = shape_of(self.mean)
+        if not shapes_match([x[1]], p):
+            raise op_error(self, f"mean, var, weight and bias must have shape [{x[1]}] (the channels), got {format_shape(p)}")
+        same_element_type(self, self.input, self.mean)
+        if self.epsilon < 0:
+            raise op_error(self, f"eps must be >= 0, got {self.epsilon}")
+
+
+@irdl_op_definition
+class LayerNormOp(HyOp):
+    """`y = (x - mean) / sqrt(var + eps) * weight + bias`, the statistics over
+    dims [axis, rank) and weight/bias of shape x.shape[axis:]. A bias needs a
+    weight (frontends pass ones)."""
+
+    name = "hy.layer_norm"
+
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    weight = opt_operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    result = result_def(T)
+    axis = prop_def(IntegerAttr[I64])
+    eps = prop_def(FloatAttr[Float64Type])
+
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure(), Canonical())
+    assembly_format = (
+        "$input (`weight` $weight^)? (`bias` $bias^)? `axis` $axis `eps` $eps "
+        "attr-dict `:` type($input) (`,` type($weight)^)? (`,` type($bias)^)?"
+    )
+
+    def __init__(
+        self,
+        input: SSAValue,
+        weight: SSAValue | None = None,
+        bias: SSAValue | None = None,
+        *,
+        axis: int,
+        eps: float = 1e-5,
+    ):
+        super().__init__(
+            operands=[input, weight, bias],
+            result_types=[input.type],
+            properties={"axis": IntegerAttr(axis, 64), "eps": float_attr(eps)},
+        )
+
+    @property
+    def first_axis(self) -> int:
+        return self.axis.value.data
+
+    @property
+    def epsilon(self) -> float:
+        return self.eps.value.data
+
+    def verify_(self) -> None:
+        x = float_tensor(self, self.input, "input")
+        a = self.first_axis
+        if not 0 <= a < len(x):
+            raise op_error(self, f"axis {a} is out of range for rank {len(x)} (must be in [0, {len(x)}))")
+        if self.bias is not None and self.weight is None:
+            raise op_error(self, "a bias needs a weight (pass a weight of ones)")
+        for param in (self.weight, self.bias):
+            if param is None:
+                continue
+            p = tensor_shape(self, param, "weight and bias")
+            if not shapes_match(x[a:], p):
+                raise op_error(self, f"weight and bias must have shape {format_shape(x[a:])}, got {format_shape(p)}")
+            same_element_type(self, self.input, param)
+        if self.epsilon < 0:
+            raise op_error(self, f"eps must be >= 0, got {self.epsilon}")
+
+
+# --- softmax ---
+
+
+class AxisOp(HyOp, abc.ABC):
+    """`%y = hy.<op> %x axis a : tensor<...>`: a float op along one axis, same type in and out."""
+
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    result = result_def(T)
+    axis = prop_def(IntegerAttr[I64])
+
+    traits = traits_def(Pure(), Canonical())
+    assembly_format = "$input `axis` $axis attr-dict `:` type($result)"
+
+    def __init__(self, input: SSAValue, axis: int):
+        super().__init__(operands=[input], result_types=[input.type], properties={"axis": IntegerAttr(axis, 64)})
+
+    @property
+    def dim(self) -> int:
+        return self.axis.value.data
+
+    def verify_(self) -> None:
+        x = float_tensor(self, self.input, "input")
+        if not 0 <= self.dim < len(x):
+            raise op_error(self, f"axis {self.dim} is out of range for rank {len(x)} (must be in [0, {len(x)}))")
+
+
+@irdl_op_definition
+class SoftmaxOp(AxisOp):
+    """exp(x - max) / sum(exp(x - max)) along `axis`."""
+
+    name = "hy.softmax"
+
+
+@irdl_op_definition
+class LogSoftmaxOp(AxisOp):
+    """(x - max) - log(sum(exp(x - max))) along `axis`."""
+
+    name = "hy.log_softmax"
+
+
+# --- attention ---
+
+
+@irdl_op_definition
+class AttentionOp(HyOp):
+    """Scaled dot-product attention (PyTorch's semantics):
+
+        scores = q @ k^T * scale (+ mask, or -inf where a bool mask is False;
+                 -inf above the diagonal when causal)
+        y = softmax(scores, -1) @ v          (a fully masked row gives 0)
+
+    q [..., L, E], k [..., S, E], v [..., S, Ev] with equal batch dims, the
+    mask broadcastable to [..., L, S]; y [..., L, Ev].
+    """
+
+    name = "hy.attention"
+
+    query = operand_def(TensorType)
+    key = operand_def(TensorType)
+    value = operand_def(TensorType)
+    mask = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    scale = prop_def(FloatAttr[Float64Type])
+    causal = opt_prop_def(UnitAttr)
+
+    traits = traits_def(Pure(), Canonical())
+    assembly_format = (
+        "$query `,` $key `,` $value (`mask` $mask^)? `scale` $scale (`causal` $causal^)? "
+        "attr-dict `:` functional-type(operands, results)"
+    )
+
+    def __init__(
+        self,
+        query: SSAValue,
+        key: SSAValue,
+        value: SSAValue,
+        mask: SSAValue | None = None,
+        *,
+        scale: float,
+        causal: bool = False,
+    ):
+        shape = (*shape_of(query)[:-1], shape_of(value)[-1])
+        props = {"scale": float_attr(scale)}
+        if causal:
+            props["causal"] = UnitAttr()
+        super().__init__(
+            operands=[query, key, value, mask],
+            result_types=[TensorType(query.type.element_type, list(shape))],
+            properties=props,
+        )
+
+    @property
+    def is_causal(self) -> bool:
+        return self.causal is not None
+
+    @property
+    def scale_value(self) -> float:
+        return self.scale.value.data
+
+    def verify_(self) -> None:
+        q = float_tensor(self, self.query, "query")
+        k = float_tensor(self, self.key, "key")
+        v = float_tensor(self, self.value, "value")
+        if len(q) < 2 or len(k) != len(q) or len(v) != len(q):
+            raise op_error(
+                self,
+                f"query, key and value must have one rank >= 2, got {format_shape(q)}, {format_shape(k)}, {format_shape(v)}",
+            )
+        if not shapes_match(q[:-2], k[:-2]) or not shapes_match(q[:-2], v[:-2]):
+            raise op_error(
+                self,
+                f"batch dims of query {format_shape(q)}, key {format_shape(k)} and value {format_shape(v)} differ",
+            )
+        if not shapes_match([q[-1]], [k[-1]]):
+            raise op_error(self, f"query width {q[-1]} and key width {k[-1]} differ")
+        if not shapes_match([k[-2]], [v[-2]]):
+            raise op_error(self, f"key length {k[-2]} and value length {v[-2]} differ")
+        same_element_type(self, self.query, self.key, self.value, self.result)
+        if self.mask is not None:
+            m = tensor_shape(self, self.mask, "mask")
+            scores = (*q[:-1], k[-2])
+            if broadcast_shapes(m, scores) != scores:
+                raise op_error(
+                    self, f"mask {format_shape(m)} does not broadcast to the scores {format_shape(scores)}"
+                )
+            elem = self.mask.type.element_type
+            is_bool = isinstance(elem, IntegerType) and elem.width.data == 1
+            if not is_bool and elem != self.query.type.element_type:
+                raise op_error(self, f"mask must be i1 or {self.query.type.element_type}, got {elem}")
+        check_result_shape(self, (*q[:-1], v[-1]))
+
+
+NN_OPS = [
+    Conv2dOp,
+    MaxPool2dOp,
+    AvgPool2dOp,
+    AdaptiveAvgPool2dOp,
+    BatchNormOp,
+    LayerNormOp,
+    SoftmaxOp,
+    LogSoftmaxOp,
+    AttentionOp,
+]

@@ -29,3 +29,17 @@ def pytest_collection_modifyitems(config, items):
 def c_cache(tmp_path_factory):
     """One compile cache for the session, away from the user's home."""
     return tmp_path_factory.mktemp("c-cache")
+
+
+def pytest_terminal_summary(terminalreporter):
+    from model_table import MODEL_TABLE
+
+    if not MODEL_TABLE:
+        return
+    cols = ["model", "ops imported", "ops after fuse", "arena bytes", "lower bound", "no reuse", "max err numpy", "max err c"]
+    rows = [[str(r.get(c, "")) for c in cols] for r in MODEL_TABLE]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+    terminalreporter.section("models through canonicalize,fuse,plan")
+    terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+    for r in rows:
+        terminalreporter.write_line("  ".join(v.ljust(w) for v, w in zip(r, widths)))

@@ -54,8 +54,13 @@ class OptTool(xDSLOptMain):
             io.close()
             if self.args.input_file is None:
                 raise ToolError("model files are read from a path, not from stdin")
+            options = {}
             shapes = [parse_shape(s) for s in self.args.input_shape or []]
-            return load_file(self.args.input_file, **({"input_shapes": shapes} if shapes else {}))
+            if shapes:
+                options["input_shapes"] = shapes
+            if self.args.params:
+                options["params"] = self.args.params
+            return load_file(self.args.input_file, **options)
 
         for ext in ("pt", "pt2", "json"):
             self.available_frontends[ext] = load_model_file
@@ -68,6 +73,11 @@ class OptTool(xDSLOptMain):
             metavar="SHAPE",
             help="shape of a model input, e.g. 1x3x224x224 (repeat for several inputs); "
             "needed for .pt archives and MXNet symbol files",
+        )
+        arg_parser.add_argument(
+            "--params",
+            metavar="FILE",
+            help="the .params file of an MXNet -symbol.json (default: the -0000.params beside it)",
         )
 
     _line_offset = 0

@@ -1,0 +1,3 @@
+"""Rows that model tests add (one per model); conftest prints them at the end."""
+
+MODEL_TABLE: list[dict] = []

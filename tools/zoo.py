@@ -1,0 +1,119 @@
+"""Real PyTorch models for tests and benchmarks (`make bench`): the d2l MLP, a small CNN, and
+transformers classes built from small configs with random weights (nothing is
+downloaded). Each entry: name -> () -> (model in eval mode, example inputs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def d2l_mlp():
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 2))
+    return net.eval(), (torch.randn(1, 512),)
+
+
+def small_cnn():
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1, groups=2),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    )
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):  # non-trivial statistics so BN matters
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    return net.eval(), (torch.randn(1, 3, 32, 32),)
+
+
+def _randomize_norms(model):
+    """transformers initialise norms to identity; random stats exercise them."""
+    import torch
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+    return model
+
+
+def bert():
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=64,
+    )
+    return BertModel(cfg).eval(), (torch.randint(0, 100, (1, 16)),)
+
+
+def vit():
+    import torch
+    from transformers import ViTConfig, ViTModel
+
+    torch.manual_seed(0)
+    cfg = ViTConfig(
+        image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=4, intermediate_size=64,
+    )
+    return ViTModel(cfg).eval(), (torch.randn(1, 3, 32, 32),)
+
+
+def resnet():
+    import torch
+    from transformers import ResNetConfig, ResNetModel
+
+    torch.manual_seed(0)
+    cfg = ResNetConfig(num_channels=3, embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1], layer_type="basic")
+    return _randomize_norms(ResNetModel(cfg)).eval(), (torch.randn(1, 3, 32, 32),)
+
+
+def mobilenet_v2():
+    import torch
+    from transformers import MobileNetV2Config, MobileNetV2Model
+
+    torch.manual_seed(0)
+    cfg = MobileNetV2Config(num_channels=3, image_size=32, depth_multiplier=0.35)
+    return _randomize_norms(MobileNetV2Model(cfg)).eval(), (torch.randn(1, 3, 32, 32),)
+
+
+MODELS: dict[str, Callable] = {
+    "d2l-mlp": d2l_mlp,
+    "small-cnn": small_cnn,
+    "BertModel": bert,
+    "ViTModel": vit,
+    "ResNetModel": resnet,
+    "MobileNetV2Model": mobilenet_v2,
+}
+
+
+def reference_outputs(model, args) -> list:
+    """The model's outputs as a flat list of tensors (ModelOutput values in order)."""
+    import torch
+
+    with torch.no_grad():
+        out = model(*args)
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if hasattr(out, "values"):
+        return [v for v in out.values() if isinstance(v, torch.Tensor)]
+    return [v for v in out if isinstance(v, torch.Tensor)]
