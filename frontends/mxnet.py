@@ -751,6 +751,33 @@ def _take(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
 # converters: shapes
 
 
+
+def _split_dim(d0: int, d1: int, d2: int, bad) -> list[int]:
+    """A reshape code that splits dim d0 into (d1, d2); one may be -1."""
+    if d1 == -1 and d2 == -1:
+        raise bad("split dims cannot both be -1")
+    if d1 == -1:
+        d1 = d0 // d2 if d2 else -1
+    if d2 == -1:
+        d2 = d0 // d1 if d1 else -1
+    if d1 * d2 != d0:
+        raise bad(f"split dims {d1}, {d2} do not divide {d0}")
+    return [d1, d2]
+
+
+def _finish_reshape(out: list[int], infer: int, shape, reverse: bool, bad) -> list[int]:
+    """Fill the inferred (-1) dim, undo `reverse`, check the element count."""
+    if infer >= 0:
+        known = math.prod(out)
+        if known == 0 or math.prod(shape) % known:
+            raise bad("the -1 dimension cannot be inferred")
+        out[infer] = math.prod(shape) // known
+    if reverse:
+        out.reverse()
+    if math.prod(out) != math.prod(shape):
+        raise bad(f"{math.prod(out)} elements instead of {math.prod(shape)}")
+    return out
+
 def legacy_reshape(node: Node, shape: Sequence[int], codes: Sequence[int], reverse: bool = False) -> list[int]:
     """MXNet's `Reshape` target shape: 0 copies a dim, -1 infers one, -2 copies
     the rest, -3 merges two dims, -4 splits one into the next two values (one
@@ -791,31 +818,14 @@ def legacy_reshape(node: Node, shape: Sequence[int], codes: Sequence[int], rever
             d0, d1, d2 = src[j], codes[i + 1], codes[i + 2]
             j += 1
             i += 2
-            if d1 == -1 and d2 == -1:
-                raise bad("split dims cannot both be -1")
-            if d1 == -1:
-                d1 = d0 // d2 if d2 else -1
-            if d2 == -1:
-                d2 = d0 // d1 if d1 else -1
-            if d1 * d2 != d0:
-                raise bad(f"split dims {d1}, {d2} do not divide {d0}")
-            out += [d1, d2]
+            out += _split_dim(d0, d1, d2, bad)
         elif c > 0:
             out.append(c)
             j += 1
         else:
             raise bad(f"unknown code {c}")
         i += 1
-    if infer >= 0:
-        known = math.prod(out)
-        if known == 0 or math.prod(shape) % known:
-            raise bad("the -1 dimension cannot be inferred")
-        out[infer] = math.prod(shape) // known
-    if reverse:
-        out.reverse()
-    if math.prod(out) != math.prod(shape):
-        raise bad(f"{math.prod(out)} elements instead of {math.prod(shape)}")
-    return out
+    return _finish_reshape(out, infer, shape, reverse, bad)
 
 
 def npx_reshape(node: Node, shape: Sequence[int], codes: Sequence[int], reverse: bool = False) -> list[int]:
@@ -866,31 +876,14 @@ def npx_reshape(node: Node, shape: Sequence[int], codes: Sequence[int], reverse:
             d0, d1, d2 = src[j], codes[i + 1], codes[i + 2]
             j += 1
             i += 2
-            if d1 == -1 and d2 == -1:
-                raise bad("split dims cannot both be -1")
-            if d1 == -1:
-                d1 = d0 // d2 if d2 else -1
-            if d2 == -1:
-                d2 = d0 // d1 if d1 else -1
-            if d1 * d2 != d0:
-                raise bad(f"split dims {d1}, {d2} do not divide {d0}")
-            out += [d1, d2]
+            out += _split_dim(d0, d1, d2, bad)
         elif c >= 0:
             out.append(c)
             j += 1
         else:
             raise bad(f"unknown code {c}")
         i += 1
-    if infer >= 0:
-        known = math.prod(out)
-        if known == 0 or math.prod(shape) % known:
-            raise bad("the -1 dimension cannot be inferred")
-        out[infer] = math.prod(shape) // known
-    if reverse:
-        out.reverse()
-    if math.prod(out) != math.prod(shape):
-        raise bad(f"{math.prod(out)} elements instead of {math.prod(shape)}")
-    return out
+    return _finish_reshape(out, infer, shape, reverse, bad)
 
 
 def numpy_reshape(node: Node, shape: Sequence[int], codes: Sequence[int]) -> list[int]:
