@@ -713,6 +713,18 @@ def gather(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     return lines + ["}"] * len(out.shape) + ["}"]
 
 
+def iota(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    """out[..., i, ...] = start + step * i along the axis, computed in double."""
+    axis = op.axis.value.data
+    idx = [f"i{d}" for d in range(len(out.shape))]
+    lines = ["{"]
+    for d, size in enumerate(out.shape):
+        lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {size}; ++{idx[d]}) {{")
+    value = f"({out.ctype})({op.start.value.data!r} + {op.step.value.data!r} * (double){idx[axis]})"
+    lines.append(f"{out.ptr}[{index_expr(idx, contiguous_strides(out.shape))}] = {value};")
+    return lines + ["}"] * len(out.shape) + ["}"]
+
+
 def cumsum(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     """Running sums along the axis in double (int64_t for integers), like
     PyTorch's CPU kernel; one independent scan per (outer, inner) position."""
@@ -1194,6 +1206,7 @@ KERNELS: dict[str, Callable[[Operation, list[Tensor], Tensor], list[str]]] = {
     "hy.take": take,
     "hy.gather": gather,
     "hy.cumsum": cumsum,
+    "hy.iota": iota,
     # --- nn ops: convolution, pooling, normalization, reductions, attention ---
     "hy.max_pool2d": pool2d,
     "hy.avg_pool2d": pool2d,

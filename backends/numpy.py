@@ -203,6 +203,17 @@ def _gather(op: Operation, a: list[str], out: Target) -> list[str]:
     return [check, *copy_into(f"np.take_along_axis({x}, {a[1]}, axis={axis})", out)]
 
 
+def _iota(op: Operation, a: list[str], out: Target) -> list[str]:
+    shape = shape_of(op.result)
+    axis = op.axis.value.data
+    size = BATCH if shape[axis] == DYNAMIC else str(shape[axis])
+    line = tuple(-1 if d == axis else 1 for d in range(len(shape)))
+    values = f"({op.start.value.data!r} + {op.step.value.data!r} * np.arange({size}, dtype=np.float64))"
+    return copy_into(
+        f"np.broadcast_to({values}.reshape({line!r}), {shape_literal(shape)}).astype({_np_type(op.result)})", out
+    )
+
+
 def _cumsum(op: Operation, a: list[str], out: Target) -> list[str]:
     # Accumulate in float64 / int64 like PyTorch's CPU kernel, then round once.
     acc = "np.float64" if numpy_dtype(op.result).kind == "f" else "np.int64"
@@ -463,6 +474,7 @@ RULES: dict[str, Rule] = {
     "hy.take": _take,
     "hy.gather": _gather,
     "hy.cumsum": _cumsum,
+    "hy.iota": _iota,
     # --- nn ops: convolution, pooling, normalization, reductions, attention ---
     "hy.conv2d": _conv2d,
     "hy.max_pool2d": _max_pool2d,

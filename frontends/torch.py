@@ -73,6 +73,7 @@ from hybridize.ir.elementwise import (
     XorOp,
 )
 from hybridize.ir.indexing import CumsumOp, GatherOp, TakeOp
+from hybridize.ir.indexing import IotaOp
 from hybridize.ir.linalg import LinearOp, MatmulOp
 from hybridize.ir.nn import (
     AdaptiveAvgPool2dOp,
@@ -606,6 +607,10 @@ def _arange(lo: Lowering, node, args, kwargs):
     # values start + step * i, computed in double like PyTorch's CPU kernel
     p = _bind(node, args, kwargs)
     start, step = p.get("start") or 0, p.get("step") or 1
+    if not isinstance(node.meta["val"].shape[0], int):  # torch.arange(x.size(0)) with a dynamic batch
+        if any(isinstance(v, DynamicSize) for v in (start, step)):
+            raise _refuse(node, "arange with a dynamic start or step is not supported")
+        return lo.emit(IotaOp(tensor_type(node_shape(node), node_dtype(node)), 0, start, step))
     (count,) = _static(node, "arange")
     return lo.constant((start + step * np.arange(count, dtype=np.float64)).astype(node_dtype(node)))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from xdsl.dialects.builtin import I64, IntegerAttr, TensorType, i1, i32, i64
+from xdsl.dialects.builtin import I64, FloatAttr, Float64Type, IntegerAttr, TensorType, f64, i1, i32, i64
 from xdsl.ir import SSAValue
 from xdsl.irdl import (
     VarConstraint,
@@ -154,4 +154,40 @@ class CumsumOp(HyOp):
             raise op_error(self, f"expects a numeric tensor, got {self.input.type}")
 
 
-INDEXING_OPS = [TakeOp, GatherOp, CumsumOp]
+@irdl_op_definition
+class IotaOp(HyOp):
+    """result[..., i, ...] = start + step * i along `axis` (numbers computed in
+    double, then converted, like PyTorch's arange). It has no operands, so its
+    size may be the dynamic batch (`torch.arange(x.size(0))`).
+
+        %i = hy.iota axis 0 start 0.0 step 1.0 : tensor<?xi64>
+    """
+
+    name = "hy.iota"
+
+    axis = prop_def(IntegerAttr[I64])
+    start = prop_def(FloatAttr[Float64Type])
+    step = prop_def(FloatAttr[Float64Type])
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+    assembly_format = "`axis` $axis `start` $start `step` $step attr-dict `:` type($result)"
+
+    def __init__(self, result_type: TensorType, axis: int = 0, start: float = 0.0, step: float = 1.0):
+        super().__init__(
+            result_types=[result_type],
+            properties={
+                "axis": IntegerAttr(axis, i64),
+                "start": FloatAttr(float(start), f64),
+                "step": FloatAttr(float(step), f64),
+            },
+        )
+
+    def verify_(self) -> None:
+        r = tensor_shape(self, self.result, "result")
+        check_axis(self, self.axis.value.data, len(r))
+        if self.result.type.element_type == i1:
+            raise op_error(self, f"expects a numeric result, got {self.result.type}")
+
+
+INDEXING_OPS = [TakeOp, GatherOp, CumsumOp, IotaOp]

@@ -353,8 +353,10 @@ class BroadcastOp(HyOp):
             raise op_error(self, f"cannot broadcast {format_shape(a)} to {format_shape(r)}")
         aligned = (None,) * (len(r) - len(a)) + a
         for d, (n, m) in enumerate(zip(aligned, r)):
-            if m == DYNAMIC and n != DYNAMIC:
-                raise op_error(self, f"dimension {d}: a dynamic result dimension needs a dynamic input dimension")
+            if m == DYNAMIC and n not in (DYNAMIC, 1, None):
+                raise op_error(
+                    self, f"dimension {d}: a dynamic result dimension needs a dynamic input dimension or 1"
+                )
 
 
 SHAPE_OPS = [ReshapeOp, TransposeOp, ConcatOp, SliceOp, PadOp, BroadcastOp]

@@ -56,3 +56,25 @@ def test_model_parity_both_backends(name, c_cache):
         row[f"max err {backend}"] = f"{worst:.1e}"
     assert row["ops after fuse"] < row["ops imported"] or name == "d2l-mlp"
     MODEL_TABLE.append(row)
+
+
+@pytest.mark.parametrize("name", ["BertModel", "small-cnn"])
+def test_dynamic_batch_real_models(name, c_cache):
+    """One build per backend serves several batch sizes (BERT needs
+    torch.arange(batch) and a mask broadcast to the batch)."""
+    import torch
+
+    if name in NEEDS_TRANSFORMERS:
+        pytest.importorskip("transformers")
+    model, args = MODELS[name]()
+    optimized = hybridize.optimize(hybridize.trace(model, *args, dynamic_batch=True))
+    for backend in ("numpy", "c"):
+        compiled = hybridize.build(optimized, backend, **({"cache_dir": c_cache} if backend == "c" else {}))
+        for batch in (1, 3):
+            xs = tuple(torch.cat([a] * batch) for a in args)
+            expected = reference_outputs(model, xs)
+            got = compiled(*xs)
+            got = list(got) if isinstance(got, tuple) else [got]
+            for g, e in zip(got, expected, strict=True):
+                err = float((g - e).abs().max())
+                assert err <= 1e-4 * max(1.0, float(e.abs().max())), f"{name} {backend} batch {batch}: {err}"

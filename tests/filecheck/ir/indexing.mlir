@@ -48,3 +48,15 @@ func.func @indexing(%w: tensor<10x4xf32>, %ids: tensor<2x3xi64>, %j: tensor<5xi3
   %4 = hy.cumsum %ids axis 1 : tensor<2x3xi64>
   func.return %0 : tensor<2x3x4xf32>
 }
+
+// iota: values along an axis, any shape, also the dynamic batch; a 1 broadcasts to the batch.
+// CHECK-LABEL: func.func @iota
+// CHECK-NEXT:    %0 = hy.iota axis 0 start 0.000000e+00 step 1.000000e+00 : tensor<?xi64>
+// CHECK-NEXT:    %1 = hy.iota axis 1 start 2.000000e+00 step 5.000000e-01 : tensor<3x4xf32>
+// CHECK-NEXT:    %2 = hy.broadcast %x : tensor<1x4xf32> -> tensor<?x4xf32>
+func.func @iota(%x: tensor<1x4xf32>) -> (tensor<?xi64>, tensor<3x4xf32>, tensor<?x4xf32>) {
+  %0 = hy.iota axis 0 start 0.0 step 1.0 : tensor<?xi64>
+  %1 = hy.iota axis 1 start 2.0 step 0.5 : tensor<3x4xf32>
+  %2 = hy.broadcast %x : tensor<1x4xf32> -> tensor<?x4xf32>
+  func.return %0, %1, %2 : tensor<?xi64>, tensor<3x4xf32>, tensor<?x4xf32>
+}

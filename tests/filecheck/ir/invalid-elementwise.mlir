@@ -201,11 +201,11 @@ func.func @forward(%x: tensor<2x3xf32>) -> tensor<4x3xf32> {
 
 // -----
 
-func.func @forward(%x: tensor<1x3xf32>) -> tensor<?x3xf32> {
-  %0 = hy.broadcast %x : tensor<1x3xf32> -> tensor<?x3xf32>
+func.func @forward(%x: tensor<2x3xf32>) -> tensor<?x3xf32> {
+  %0 = hy.broadcast %x : tensor<2x3xf32> -> tensor<?x3xf32>
   func.return %0 : tensor<?x3xf32>
 }
-// CHECK: hy.broadcast: dimension 0: a dynamic result dimension needs a dynamic input dimension
+// CHECK: hy.broadcast: cannot broadcast 2x3 to ?x3
 
 // -----
 
