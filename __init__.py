@@ -16,7 +16,6 @@ or step by step:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 from xdsl.dialects.builtin import ModuleOp
 

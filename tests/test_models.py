@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from model_table import MODEL_TABLE
+from model_table import MODEL_TABLE, model_row
 from hybridize.tools.zoo import MODELS, reference_outputs
 
 import hybridize
@@ -20,10 +20,6 @@ pytestmark = pytest.mark.torch
 NEEDS_TRANSFORMERS = {"BertModel", "ViTModel", "ResNetModel", "MobileNetV2Model"}
 
 
-def count_ops(module) -> int:
-    block = forward_func(module).body.block
-    return sum(op.name not in ("hy.constant", "func.return") for op in block.ops)
-
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_model_parity_both_backends(name, c_cache):
@@ -33,15 +29,8 @@ def test_model_parity_both_backends(name, c_cache):
     expected = reference_outputs(model, args)
     imported = hybridize.trace(model, *args)
     optimized = hybridize.optimize(imported, "canonicalize,fuse,plan")
-    arena = forward_func(optimized).attributes[ARENA]
-    row = {
-        "model": name,
-        "ops imported": count_ops(imported),
-        "ops after fuse": count_ops(optimized),
-        "arena bytes": arena.bytes.data,
-        "lower bound": arena.lower_bound.data,
-        "no reuse": arena.no_reuse.data,
-    }
+    forward_func(optimized).attributes[ARENA]
+    row = model_row(name, imported, optimized)
     for backend in ("numpy", "c"):
         compiled = hybridize.build(optimized, backend, **({"cache_dir": c_cache} if backend == "c" else {}))
         got = compiled(*args)

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from model_table import MODEL_TABLE
+from model_table import MODEL_TABLE, count_ops, model_row
 from mxnet_models import C_CACHE, FIXTURES, MODELS, PIPELINE, load_fixture, tolerance
 
 import hybridize
@@ -31,10 +31,6 @@ from hybridize.ir import ARENA, parse_module, print_module
 from hybridize.ir.module import forward_func
 from hybridize.tools.opt_tool import main as opt_tool
 
-
-def count_ops(module) -> int:
-    block = forward_func(module).body.block
-    return sum(op.name not in ("hy.constant", "func.return") for op in block.ops)
 
 
 def fixture_or_skip(name: str):
@@ -54,15 +50,8 @@ def test_exported_model_from_files_matches_mxnet(name):
     imported = hybridize.trace(str(symbol), *inputs)  # params from the -0000.params beside it
     seconds = time.perf_counter() - start
     optimized = hybridize.optimize(imported, PIPELINE)
-    arena = forward_func(optimized).attributes[ARENA]
-    row = {
-        "model": f"mxnet files {name} (import {seconds:.2f} s)",
-        "ops imported": count_ops(imported),
-        "ops after fuse": count_ops(optimized),
-        "arena bytes": arena.bytes.data,
-        "lower bound": arena.lower_bound.data,
-        "no reuse": arena.no_reuse.data,
-    }
+    forward_func(optimized).attributes[ARENA]
+    row = model_row(f"mxnet files {name} (import {seconds:.2f} s)", imported, optimized)
     for backend in ("numpy", "c"):
         model = hybridize.build(optimized, backend, **({"cache_dir": C_CACHE} if backend == "c" else {}))
         got = model(*inputs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from model_table import MODEL_TABLE
+from model_table import MODEL_TABLE, model_row
 from mxnet_models import (
     C_CACHE,
     MODELS,
@@ -30,10 +30,6 @@ from hybridize.ir.module import forward_func
 mx = pytest.importorskip("mxnet")
 pytestmark = pytest.mark.mxnet
 
-
-def count_ops(module) -> int:
-    block = forward_func(module).body.block
-    return sum(op.name not in ("hy.constant", "func.return") for op in block.ops)
 
 
 def check_parity(got, expected: list[np.ndarray], what: str) -> float:
@@ -61,14 +57,7 @@ def test_model_parity_both_backends_and_export(name, capsys):
             assert "Symbol" in capsys.readouterr().out
         optimized = hybridize.optimize(imported, PIPELINE)
         arena = forward_func(optimized).attributes[ARENA]
-        row = {
-            "model": f"mxnet {name}",
-            "ops imported": count_ops(imported),
-            "ops after fuse": count_ops(optimized),
-            "arena bytes": arena.bytes.data,
-            "lower bound": arena.lower_bound.data,
-            "no reuse": arena.no_reuse.data,
-        }
+        row = model_row(f"mxnet {name}", imported, optimized)
         for backend in ("numpy", "c"):
             model = hybridize.build(optimized, backend, **({"cache_dir": C_CACHE} if backend == "c" else {}))
             row[f"max err {backend}"] = f"{check_parity(model(*inputs), expected, f'{name} {backend}'):.1e}"
