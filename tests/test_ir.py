@@ -96,3 +96,16 @@ def test_verifier_errors_name_the_op_and_place(body, message):
 def test_syntax_error_is_a_parse_error():
     with pytest.raises(ParseError):
         parse_module("func.func @forward(%x: tensor<2xf32>) {\n  %0 = hy.relu %x : tensor<2xf32\n}")
+
+
+def test_every_op_has_numpy_and_c_rules():
+    """Adding an op means its semantics in both backend tables too."""
+    from hybridize.backends import c
+    from hybridize.backends import numpy as np_backend
+
+    structural = {"hy.constant", "hy.fused", "hy.yield"}
+    for op in Hy.operations:
+        if op.name in structural:
+            continue
+        assert op.name in np_backend.RULES, f"{op.name} has no NumPy rule"
+        assert op.name in c.SCALAR or op.name in c.KERNELS or op.name in c.ANCHORS, f"{op.name} has no C rule"
