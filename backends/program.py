@@ -14,7 +14,7 @@ intermediates `v<k>` numbered in program order. Storage of a value:
 - `view`: shares the storage of another value (`ViewLike` ops such as reshape).
 
 Backends differ only in their per-op tables; see `backends/numpy.py` and
-`backends/c.py`.
+`backends/c/`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from xdsl.ir import Operation, SSAValue
 
 from hybridize.ir.attributes import ARENA, BUF, ArenaAttr, BufferAttr
 from hybridize.ir.base import ViewLike
+from hybridize.ir.checks import verify_module
 from hybridize.ir.module import direct_outputs, forward_func
+from hybridize.ir.parser import DEFAULT_LIMITS, Limits
 from hybridize.ir.structure import ConstantOp
 from hybridize.ir.types import DYNAMIC, format_shape, numpy_dtype, shape_of
 
@@ -108,8 +110,14 @@ class Program:
         return [self.names[v] for v in self.inputs]
 
 
-def lower(module: ModuleOp) -> Program:
-    """Walk `@forward` once and decide names and storage for every value."""
+def lower(module: ModuleOp, limits: Limits = DEFAULT_LIMITS) -> Program:
+    """Walk `@forward` once and decide names and storage for every value.
+
+    Nothing in the IR is trusted: the module-level checks run first
+    (`hybridize.ir.checks`: one block, every operand defined before its use,
+    tensor sizes within `limits`, and a memory plan that keeps every buffer
+    inside the arena and no two live buffers overlapping)."""
+    verify_module(module, limits)
     func = forward_func(module)
     block = func.body.block
     ret = block.last_op

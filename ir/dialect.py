@@ -2,7 +2,7 @@
 
 Adding an op: one class in the family module (elementwise, linalg, shape,
 indexing, reduce, nn, structure) listed in that module's `*_OPS`, its NumPy
-rule in `backends/numpy.py`, its C rule in `backends/c.py`, and a round-trip
+rule in `backends/numpy.py`, its C rule in `backends/c/`, and a round-trip
 test under `tests/filecheck/ir/`.
 """
 

@@ -93,6 +93,9 @@ def test_unary_op_matches_torch(name, dtype, backend, unary_results):
     fn = UNARY[name][1](torch, torch.nn.functional)
     x = edge_values(dtype)
     expected = fn(torch.from_numpy(x)).numpy()
+    if name == "gelu":
+        # torch's AVX-512 gelu gives NaN at +inf (its scalar path, and the limit, inf)
+        expected = np.where(np.isposinf(x), np.inf, expected)
     got = unary_results[dtype, backend][name]
     assert got.dtype == expected.dtype
     np.testing.assert_allclose(got, expected, equal_nan=True, **TOL[dtype])
@@ -401,6 +404,7 @@ def torch_nn():
 def test_activations_from_torch(torch_nn, c_cache):
     torch, F = torch_nn
     x = torch.from_numpy(edge_values("float32", 60))
+    x = x[x != float("inf")]  # torch's AVX-512 gelu: NaN at +inf, its scalar path inf
     model = Lambda(
         lambda x: (
             F.gelu(x), F.gelu(x, approximate="tanh"), F.silu(x), F.hardswish(x), F.hardsigmoid(x),

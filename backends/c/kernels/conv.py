@@ -1,0 +1,217 @@
+"""Convolution (a fusion anchor)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from xdsl.ir import Operation
+
+from hybridize.backends.c.epilogue import Epilogue
+from hybridize.backends.c.loops import Tensor
+
+# --- nn ops: convolution (an anchor) ---
+# For each output row (b, i) and group, the input rows the kernel reads are
+# copied once into a zero-padded stack buffer, split into `stride` phases so
+# every tap reads contiguous columns. A register tile of U output channels x
+# 1-3 SIMD vectors of columns then accumulates over channels and taps (GCC/Clang
+# vector extensions keep the tile in registers: ~2x the speed of loops over an
+# accumulator row in memory). A 1x1 stride-1 conv runs over whole planes.
+# Depthwise convs (one input channel per output) accumulate straight into the
+# output row with all taps of a kernel row in one vectorized expression.
+
+CONV_VECTOR_BYTES = 32
+"""SIMD width of the register tile (AVX2; GCC splits it on narrower targets)."""
+CONV_BUFFER_BYTES = 256 * 1024
+"""Largest padded-input stack buffer; more input channels are done in chunks."""
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """The static sizes of one conv2d: input [N, c, h, w], weight [o, c/groups,
+    kh, kw], output [N, o, oh, ow]; `rows` real output rows per computed row
+    (more than 1 for a 1x1 conv run over its flattened plane)."""
+
+    c: int
+    h: int
+    w: int
+    o: int
+    groups: int
+    kh: int
+    kw: int
+    oh: int
+    ow: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    dh: int
+    dw: int
+    rows: int = 1
+
+    @staticmethod
+    def of(op: Operation, x: Tensor, w: Tensor, out: Tensor) -> ConvGeometry:
+        (sh, sw), (ph, pw), (dh, dw) = op.strides, op.paddings, op.dilations
+        c, h, wd = (int(d) for d in x.shape[1:])
+        o, _, kh, kw = (int(d) for d in w.shape)
+        return ConvGeometry(c, h, wd, o, op.group_count, kh, kw, int(out.shape[2]), int(out.shape[3]), sh, sw, ph, pw, dh, dw)
+
+    @property
+    def pointwise(self) -> bool:
+        return self.kh == self.kw == 1 and (self.sh, self.sw, self.ph, self.pw) == (1, 1, 0, 0)
+
+    def flattened(self) -> ConvGeometry:
+        """A pointwise conv as one of height 1 over the flattened plane."""
+        return replace(self, h=1, w=self.h * self.w, oh=1, ow=self.oh * self.ow, rows=self.oh)
+
+
+def tap_range(out_size: int, in_size: int, stride: int, offset: int) -> tuple[int, int]:
+    """Output indices [lo, hi) with 0 <= j*stride + offset < in_size."""
+    lo = min(max(0, -(offset // stride)), out_size)
+    hi = min(max(-((offset - in_size) // stride), lo), out_size)
+    return lo, hi
+
+
+def conv2d_rows(op: Operation, args: list[Tensor], out: Tensor, epilogue: Epilogue) -> list[str]:
+    x, w = args[0], args[1]
+    bias = args[2].ptr if len(args) == 3 else None
+    g = ConvGeometry.of(op, x, w, out)
+    if g.c == g.groups:
+        body = _depthwise_conv(g, x, w, bias, out, epilogue)
+    else:
+        body = _conv_tiles(g.flattened() if g.pointwise else g, x, w, bias, out, epilogue)
+    return ["{", f"for (long b = 0; b < {x.shape[0]}; ++b) {{", *body, "}", "}"]
+
+
+def _conv_tiles(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: Epilogue) -> list[str]:
+    """The register-tiled conv (see above), one output row `i` of batch `b` at a time."""
+    t = out.ctype
+    og, cg = g.o // g.groups, g.c // g.groups
+    size = 8 if t == "double" else 4
+    vl = CONV_VECTOR_BYTES // size
+
+    def used(nv: int) -> float:  # the share of computed columns that are real
+        return g.ow / (-(-g.ow // (nv * vl)) * nv * vl)
+
+    # tile: u channels x nv vectors of columns in <= 12 accumulator registers,
+    # the widest that wastes little of the row's last block of columns
+    nv = next((nv for nv in (3, 2) if used(nv) >= 0.85), max((1, 2, 3), key=used))
+    u = max(d for d in range(1, min(8, 12 // nv) + 1) if og % d == 0)
+    block = nv * vl
+    # a buffer row is `sw` phases of `lp` columns: phase f, index k holds input column k*sw + f - pw
+    lp = -(-g.ow // block) * block + (g.kw - 1) * g.dw // g.sw + 1
+    chunk = max(1, min(cg, CONV_BUFFER_BYTES // (g.kh * g.sw * lp * size)))
+    acc = [[f"a{k}_{v}" for v in range(nv)] for k in range(u)]
+    lines = [
+        f"typedef {t} vec __attribute__((vector_size({CONV_VECTOR_BYTES})));",
+        f"{t} xb[{chunk}][{g.kh}][{g.sw}][{lp}];",
+        f"for (long i = 0; i < {g.oh}; ++i) {{",
+        # the kernel rows p with 0 <= i*sh - ph + p*dh < h
+        f"const long h0 = i * {g.sh} - {g.ph};",
+        f"const long p0 = h0 >= 0 ? 0 : (-h0 + {g.dh - 1}) / {g.dh};",
+        f"const long p1 = h0 + {(g.kh - 1) * g.dh} < {g.h} ? {g.kh} : ({g.h} - h0 + {g.dh - 1}) / {g.dh};",
+        f"for (long gr = 0; gr < {g.groups}; ++gr) {{",
+        f"for (long cb = 0; cb < {cg}; cb += {chunk}) {{",
+        f"const long cn = {cg} - cb < {chunk} ? {cg} - cb : {chunk};",
+        "for (long ci = 0; ci < cn; ++ci) {",
+        "for (long p = p0; p < p1; ++p) {",
+        f"const {t} *xr = {x.ptr} + ((b * {g.c} + gr * {cg} + cb + ci) * {g.h} + h0 + p * {g.dh}) * {g.w};",
+        f"for (long f = 0; f < {g.sw}; ++f) {{",
+        "#pragma omp simd",
+        f"for (long k = 0; k < {lp}; ++k) {{",
+        f"const long col = k * {g.sw} + f - {g.pw};",
+        f"xb[ci][p][f][k] = col >= 0 && col < {g.w} ? xr[col] : 0;",
+        "}",
+        "}",
+        "}",
+        "}",
+        f"for (long oc = gr * {og}; oc < (gr + 1) * {og}; oc += {u}) {{",
+        f"for (long j0 = 0; j0 < {g.ow}; j0 += {block}) {{",
+        f"const long jn = {g.ow} - j0 < {block} ? {g.ow} - j0 : {block};",
+        f"{t} tmp[{block}];",
+        "vec " + ", ".join(a for row in acc for a in row) + ";",
+    ]
+    rows = [f"{out.ptr} + ((b * {g.o} + oc + {k}) * {g.oh} + i) * {g.ow} + j0" for k in range(u)]
+    for k in range(u):  # the tile starts from the bias, or from the previous chunk's sums
+        init = f"for (long v = 0; v < {block}; ++v) tmp[v] = {f'{bias}[oc + {k}]' if bias else '0'};"
+        lines += [
+            f"if (cb == 0) {{ {init} }} else memcpy(tmp, {rows[k]}, jn * sizeof({t}));",
+            " ".join(f"memcpy(&{a}, tmp + {v * vl}, sizeof(vec));" for v, a in enumerate(acc[k])),
+        ]
+    lines += [
+        "for (long ci = 0; ci < cn; ++ci) {",
+        f"const {t} *wc = {w.ptr} + (oc * {cg} + cb + ci) * {g.kh * g.kw};",
+        "for (long p = p0; p < p1; ++p) {",
+    ]
+    for q in range(g.kw):
+        lines += [
+            "{",
+            f"const {t} *xs = &xb[ci][p][{q * g.dw % g.sw}][j0 + {q * g.dw // g.sw}];",
+            "vec " + ", ".join(f"in{v}" for v in range(nv)) + ";",
+            " ".join(f"memcpy(&in{v}, xs + {v * vl}, sizeof(vec));" for v in range(nv)),
+        ]
+        for k in range(u):
+            fma = " ".join(f"{a} += wv * in{v};" for v, a in enumerate(acc[k]))
+            lines.append(f"{{ const {t} wv = wc[{k * cg * g.kh * g.kw} + p * {g.kw} + {q}]; {fma} }}")
+        lines.append("}")
+    lines += ["}", "}"]
+    for k in range(u):
+        lines += [
+            " ".join(f"memcpy(tmp + {v * vl}, &{a}, sizeof(vec));" for v, a in enumerate(acc[k])),
+            f"memcpy({rows[k]}, tmp, jn * sizeof({t}));",
+        ]
+    return lines + [
+        "}",  # j0
+        "}",  # oc
+        "}",  # cb
+        "}",  # gr
+        # every output row of step i is finished: the epilogue runs on each
+        f"for (long oc = 0; oc < {g.o}; ++oc) {{",
+        f"for (long i2 = i * {g.rows}; i2 < (i + 1) * {g.rows}; ++i2) {{",
+        f"const long r = (b * {g.o} + oc) * {g.rows * g.oh} + i2;",
+        f"{t} *yr = {out.ptr} + r * {g.ow // g.rows};",
+        *epilogue("r"),
+        "}",
+        "}",
+        "}",  # i
+    ]
+
+
+def _affine(var: str, scale: int, offset: int) -> str:
+    """`var * scale + offset` without the trivial parts."""
+    term = var if scale == 1 else f"{var} * {scale}"
+    return term if offset == 0 else f"{term} {'+' if offset > 0 else '-'} {abs(offset)}"
+
+
+def _depthwise_conv(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: Epilogue) -> list[str]:
+    """One input channel per output channel: accumulate straight into the
+    output row; where every tap of a kernel row is inside the input, the taps
+    are unrolled into one expression (one store per output element)."""
+    t = out.ctype
+    og = g.o // g.groups
+    ranges = [tap_range(g.ow, g.w, g.sw, q * g.dw - g.pw) for q in range(g.kw)]
+    inner_lo = max(lo for lo, _ in ranges)
+    inner_hi = max(min(hi for _, hi in ranges), inner_lo)
+    taps = " + ".join(f"wp[{q}] * xr[{_affine('j', g.sw, q * g.dw - g.pw)}]" for q in range(g.kw))
+    lines = [
+        f"for (long oc = 0; oc < {g.o}; ++oc) {{",
+        f"const {t} *xc = {x.ptr} + (b * {g.c} + oc / {og}) * {g.h * g.w};",
+        f"const {t} *wc = {w.ptr} + oc * {g.kh * g.kw};",
+        f"for (long i = 0; i < {g.oh}; ++i) {{",
+        f"const long r = (b * {g.o} + oc) * {g.oh} + i;",
+        f"{t} *yr = {out.ptr} + r * {g.ow};",
+        "#pragma omp simd",
+        f"for (long j = 0; j < {g.ow}; ++j) yr[j] = {f'{bias}[oc]' if bias else '0'};",
+        f"for (long p = 0; p < {g.kh}; ++p) {{",
+        f"const long ih = i * {g.sh} - {g.ph} + p * {g.dh};",
+        f"if (ih < 0 || ih >= {g.h}) continue;",
+        f"const {t} *xr = xc + ih * {g.w};",
+        f"const {t} *wp = wc + p * {g.kw};",
+    ]
+    if inner_lo < inner_hi:
+        lines += ["#pragma omp simd", f"for (long j = {inner_lo}; j < {inner_hi}; ++j) yr[j] += {taps};"]
+    for q, (lo, hi) in enumerate(ranges):  # the borders, tap by tap
+        off = q * g.dw - g.pw
+        for a, b in ((lo, min(hi, inner_lo)), (max(lo, inner_hi), hi)):
+            if a < b:
+                lines.append(f"for (long j = {a}; j < {b}; ++j) yr[j] += wp[{q}] * xr[{_affine('j', g.sw, off)}];")
+    return lines + ["}", *epilogue("r"), "}", "}"]

@@ -1,0 +1,164 @@
+"""Shape and indexing kernels: transpose, reshape, concat, slice, pad,
+take, gather, iota, cumsum."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.ir import Operation
+
+from hybridize.backends.c.loops import Tensor
+from hybridize.backends.c.scalar import c_number
+from hybridize.backends.dims import Dim, contiguous_strides, index_expr, product
+
+def transpose(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    (x,) = args
+    perm = op.permutation
+    in_strides = contiguous_strides(x.shape)
+    idx = [f"i{d}" for d in range(len(out.shape))]
+    src = index_expr(idx, [in_strides[p] for p in perm])
+    lines = ["{"]
+    for d, n in enumerate(out.shape):
+        lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {n}; ++{idx[d]}) {{")
+    lines.append(f"{out.ptr}[{index_expr(idx, contiguous_strides(out.shape))}] = {x.ptr}[{src}];")
+    return lines + ["}"] * len(out.shape) + ["}"]
+
+
+def reshape(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    # Planned reshapes are views and emit nothing; this runs only when the
+    # walker gave the result bytes of its own.
+    return [f"memcpy({out.ptr}, {args[0].ptr}, sizeof({out.ctype}) * ({out.count}));"]
+
+
+# --- shape and indexing ops ---
+# Copies run as memcpy of contiguous runs or simple loop nests; index kernels
+# check every index before they read (`return 1;` is "index out of range").
+
+
+def _offsets(sizes: Sequence[Dim]) -> list[str]:
+    """Running sums 0, s0, s0 + s1, ... as C expressions."""
+    out, terms = [], []
+    for s in sizes:
+        out.append(" + ".join(map(str, terms)) or "0")
+        terms.append(s)
+    return out
+
+
+def concat(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    axis = op.axis.value.data
+    outer, row = product(out.shape[:axis]), product(out.shape[axis:])
+    chunks = [product(t.shape[axis:]) for t in args]
+    lines = ["{", f"for (long o = 0; o < {outer}; ++o) {{"]
+    for t, chunk, off in zip(args, chunks, _offsets(chunks)):
+        lines.append(
+            f"memcpy({out.ptr} + o * {row} + ({off}), {t.ptr} + o * {chunk}, sizeof({out.ctype}) * ({chunk}));"
+        )
+    return lines + ["}", "}"]
+
+
+def strided_slice(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    (x,) = args
+    strides = contiguous_strides(x.shape)
+    base = sum(start * int(s) for start, s in zip(op.start_values, strides) if start)
+    idx = [f"i{d}" for d in range(len(out.shape))]
+    src = index_expr(idx, [s * step for s, step in zip(strides, op.step_values)])
+    lines = ["{"]
+    for d, n in enumerate(out.shape):
+        if d == len(out.shape) - 1:
+            lines.append("#pragma omp simd")
+        lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {n}; ++{idx[d]}) {{")
+    lines.append(f"{out.ptr}[{index_expr(idx, contiguous_strides(out.shape))}] = {x.ptr}[{base} + {src}];")
+    return lines + ["}"] * len(out.shape) + ["}"]
+
+
+def pad(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    """Fill with the value, then copy the input's rows into place."""
+    (x,) = args
+    if not x.shape:
+        return [f"{out.ptr}[0] = {x.ptr}[0];"]
+    low = op.low_values
+    out_strides = contiguous_strides(out.shape)
+    base = sum(lo * int(s) for lo, s in zip(low, out_strides) if lo)
+    idx = [f"i{d}" for d in range(len(x.shape) - 1)]
+    lines = [
+        "{",
+        "#pragma omp simd",
+        f"for (long i = 0; i < {out.count}; ++i) {out.ptr}[i] = {c_number(op.pad_value, out.ctype)};",
+    ]
+    for d, n in enumerate(x.shape[:-1]):
+        lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {n}; ++{idx[d]}) {{")
+    dst = index_expr(idx, out_strides[:-1])
+    src = index_expr(idx, contiguous_strides(x.shape)[:-1])
+    row = x.shape[-1]
+    lines.append(f"memcpy({out.ptr} + {base} + {dst}, {x.ptr} + {src}, sizeof({out.ctype}) * ({row}));")
+    return lines + ["}"] * len(idx) + ["}"]
+
+
+def _index_value(indices: Tensor, at: str, size: Dim) -> list[str]:
+    """`q`, the index at `at`, after a bounds check (no read out of range)."""
+    return [f"const long q = (long){indices.ptr}[{at}];", f"if (q < 0 || q >= {size}) return 1;"]
+
+
+def take(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    x, indices = args
+    axis = op.axis.value.data
+    outer, size, inner = product(x.shape[:axis]), x.shape[axis], product(x.shape[axis + 1 :])
+    count = indices.count
+    return [
+        "{",
+        f"for (long o = 0; o < {outer}; ++o) {{",
+        f"for (long k = 0; k < {count}; ++k) {{",
+        *_index_value(indices, "k", size),
+        f"memcpy({out.ptr} + (o * {count} + k) * {inner}, {x.ptr} + (o * {size} + q) * {inner}, "
+        f"sizeof({out.ctype}) * ({inner}));",
+        "}",
+        "}",
+        "}",
+    ]
+
+
+def gather(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    x, index = args
+    axis = op.axis.value.data
+    x_strides = contiguous_strides(x.shape)
+    idx = [f"i{d}" for d in range(len(out.shape))]
+    at = index_expr(idx, contiguous_strides(out.shape))
+    src = index_expr([i for d, i in enumerate(idx) if d != axis], [s for d, s in enumerate(x_strides) if d != axis])
+    lines = ["{"]
+    for d, n in enumerate(out.shape):
+        lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {n}; ++{idx[d]}) {{")
+    lines += _index_value(index, at, x.shape[axis])
+    lines.append(f"{out.ptr}[{at}] = {x.ptr}[{src} + q * {x_strides[axis]}];")
+    return lines + ["}"] * len(out.shape) + ["}"]
+
+
+def iota(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    """out[..., i, ...] = start + step * i along the axis, computed in double."""
+    axis = op.axis.value.data
+    idx = [f"i{d}" for d in range(len(out.shape))]
+    lines = ["{"]
+    for d, size in enumerate(out.shape):
+        lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {size}; ++{idx[d]}) {{")
+    value = f"({out.ctype})({op.start.value.data!r} + {op.step.value.data!r} * (double){idx[axis]})"
+    lines.append(f"{out.ptr}[{index_expr(idx, contiguous_strides(out.shape))}] = {value};")
+    return lines + ["}"] * len(out.shape) + ["}"]
+
+
+def cumsum(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    """Running sums along the axis in double (int64_t for integers), like
+    PyTorch's CPU kernel; one independent scan per (outer, inner) position."""
+    (x,) = args
+    axis = op.axis.value.data
+    outer, n, inner = product(x.shape[:axis]), x.shape[axis], product(x.shape[axis + 1 :])
+    acc = "double" if out.ctype in ("float", "double") else "int64_t"
+    at = f"(o * {n} + i) * {inner} + j"
+    return [
+        "{",
+        f"for (long o = 0; o < {outer}; ++o) {{",
+        f"for (long j = 0; j < {inner}; ++j) {{",
+        f"{acc} s = 0;",
+        f"for (long i = 0; i < {n}; ++i) {{ s += {x.ptr}[{at}]; {out.ptr}[{at}] = ({out.ctype})s; }}",
+        "}",
+        "}",
+        "}",
+    ]
