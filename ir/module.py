@@ -11,11 +11,12 @@ from io import StringIO
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation
-from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
+from hybridize.ir.checks import CheckError, verify_module
 from hybridize.ir.dialect import make_context
+from hybridize.ir.parser import DEFAULT_LIMITS, HardenedParser, Limits
 
 ENTRY = "forward"
 
@@ -25,41 +26,52 @@ class IRVerifyError(VerifyException):
     `file:line:col:` of that op."""
 
 
-class LocatingParser(Parser):
-    """A parser that remembers where each op starts, so verifier errors of
-    parsed files can name `file:line:col`."""
-
-    def __init__(self, ctx, text, name: str = "<string>"):
-        super().__init__(ctx, text, name)
-        self.op_starts: dict[Operation, object] = {}
-
-    def parse_operation(self) -> Operation:
-        start = self._current_token.span
-        op = super().parse_operation()
-        self.op_starts[op] = start
-        return op
+LocatingParser = HardenedParser
+"""The parser of IR files (kept under its old name): remembers where each op
+starts, and holds against hostile text (see `hybridize.ir.parser`)."""
 
 
-def verify_located(module: ModuleOp, op_starts: dict, line_offset: int = 0) -> None:
-    """Verify op by op, innermost first, naming the failing op's position."""
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def verify_located(
+    module: ModuleOp, op_starts: dict, line_offset: int = 0, limits: Limits = DEFAULT_LIMITS
+) -> None:
+    """Verify op by op, innermost first, then the module-level checks
+    (`hybridize.ir.checks`: structure, dominance, types and sizes, memory
+    plans), naming the failing op's position."""
+
+    def fail(op: Operation | None, msg: str):
+        span = op_starts.get(op)
+        if span is None:
+            span = next(iter(op_starts.values()), None)
+        if span is None:
+            raise IRVerifyError(msg) from None
+        loc = span.get_location()
+        raise IRVerifyError(f"{loc.file}:{loc.line + line_offset}:{loc.col}: {msg}") from None
+
     for op in module.walk(reverse=True):
         try:
             op.verify(verify_nested_ops=False)
         except VerifyException as e:
-            span = op_starts.get(op)
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            if span is None:
-                raise
-            loc = span.get_location()
-            raise IRVerifyError(f"{loc.file}:{loc.line + line_offset}:{loc.col}: {msg}") from None
+            fail(op, _first_line(e))
+        except Exception as e:  # a verifier tripping over IR it did not expect
+            fail(op, f"{op.name}: invalid op ({type(e).__name__}: {_first_line(e)})")
+    try:
+        verify_module(module, limits)
+    except CheckError as e:
+        fail(e.op, _first_line(e))
 
 
-def parse_module(text: str | bytes, name: str = "<string>") -> ModuleOp:
+def parse_module(text: str | bytes, name: str = "<string>", *, limits: Limits = DEFAULT_LIMITS) -> ModuleOp:
     """Parse and verify IR text. Syntax errors raise xDSL's ParseError,
-    invalid ops IRVerifyError (`file:line:col: hy.linear: ...`)."""
-    parser = LocatingParser(make_context(), text, name)
+    invalid ops IRVerifyError (`file:line:col: hy.linear: ...`); any input
+    ends in a module or one of these two (see `hybridize.ir.parser`)."""
+    parser = HardenedParser(make_context(), text, name, limits)
     module = parser.parse_module()
-    verify_located(module, parser.op_starts)
+    verify_located(module, parser.op_starts, limits=limits)
     return module
 
 

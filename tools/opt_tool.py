@@ -20,6 +20,7 @@ from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseE
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from hybridize.ir.module import IRVerifyError
+from hybridize.ir.parser import Limits
 
 
 class OptTool(xDSLOptMain):
@@ -37,12 +38,14 @@ class OptTool(xDSLOptMain):
     def register_all_frontends(self):
         super().register_all_frontends()
         from hybridize.ir.module import LocatingParser, verify_located
+        from hybridize.ir.parser import Limits
 
         def parse_mlir(io: IO[bytes]) -> ModuleOp:
-            parser = LocatingParser(self.ctx, io.read(), self.get_input_name())
+            limits = Limits(max_tensor_bytes=self.args.max_tensor_bytes)
+            parser = LocatingParser(self.ctx, io.read(), self.get_input_name(), limits)
             module = parser.parse_module(not self.args.no_implicit_module)
             if not self.args.disable_verify:
-                verify_located(module, parser.op_starts, self._line_offset)
+                verify_located(module, parser.op_starts, self._line_offset, limits)
             return module
 
         self.available_frontends["mlir"] = parse_mlir
@@ -73,6 +76,13 @@ class OptTool(xDSLOptMain):
             metavar="SHAPE",
             help="shape of a model input, e.g. 1x3x224x224 (repeat for several inputs); "
             "needed for .pt archives and MXNet symbol files",
+        )
+        arg_parser.add_argument(
+            "--max-tensor-bytes",
+            type=int,
+            default=Limits().max_tensor_bytes,
+            metavar="N",
+            help="refuse constants, tensors and arenas larger than N bytes (default: %(default)s)",
         )
         arg_parser.add_argument(
             "--params",
@@ -175,7 +185,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = _message(e)
         print(msg.replace(": ", ": error: ", 1) if msg.startswith(input_name) else f"{input_name}: error: {msg}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(f"{input_name}: error: out of memory (see --max-tensor-bytes)", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug of ours: still one line, and an exit code the fuzzer counts apart
+        print(f"opt-tool: internal error: {type(e).__name__}: {_message(e)} (please report this input)", file=sys.stderr)
+        return INTERNAL_ERROR
     return 0
+
+
+INTERNAL_ERROR = 70
+"""Exit code of an unexpected exception (EX_SOFTWARE): a bug, not bad input."""
 
 
 if __name__ == "__main__":
