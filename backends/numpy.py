@@ -33,6 +33,7 @@ from xdsl.ir import Operation
 
 from hybridize.backends.dims import BATCH
 from hybridize.backends.program import Program, UnsupportedOpError
+from hybridize.ir.base import ViewLike
 from hybridize.ir.structure import FusedOp
 from hybridize.ir.types import DYNAMIC, numpy_dtype, shape_of
 
@@ -139,7 +140,69 @@ def _np_type(value) -> str:
     return "np.bool_" if dtype.kind == "b" else f"np.{dtype.name}"
 
 
+def int_div(a, b) -> np.ndarray:
+    """Integer `hy.div`, the rule every backend follows (C copies it):
+
+    - the quotient is truncated toward zero (C99 `/`, `torch.div(...,
+      rounding_mode="trunc")`): -7 / 2 = -3;
+    - division by zero gives 0 (PyTorch raises, C traps: a compiled model
+      must do neither, and the divisor is only known at run time);
+    - INT_MIN / -1 gives INT_MIN (the quotient wraps around, as integer
+      add, sub, mul and neg do everywhere in hybridize: two's complement).
+
+    On i1 the same rule reads `a and b` (x / 1 = x, x / 0 = 0).
+    """
+    a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
+    if a.dtype == np.bool_:
+        return np.logical_and(a, b)
+    safe = np.where((b == 0) | (b == -1), 1, b).astype(a.dtype)
+    q = a // safe  # floor; one below the truncated quotient when the signs differ and it is inexact
+    q += (a % safe != 0) & ((a < 0) != (safe < 0))
+    q = np.where(b == -1, np.negative(a), q)  # -INT_MIN wraps to INT_MIN
+    return np.where(b == 0, 0, q).astype(a.dtype)
+
+
+def float_to_int(x, dtype) -> np.ndarray:
+    """Float to integer `hy.cast`, the rule every backend follows (C copies
+    it): truncate toward zero; NaN gives 0; values at or beyond the type's
+    range saturate to INT_MAX / INT_MIN (C's plain conversion is undefined
+    there, NumPy's gives INT_MIN). For int64: x >= 2**63 -> INT64_MAX,
+    x < -2**63 -> INT64_MIN."""
+    x = np.asarray(x)
+    info = np.iinfo(dtype)
+    hi, lo = 2.0 ** (info.bits - 1), -(2.0 ** (info.bits - 1))
+    over, under = x >= hi, x < lo
+    out = np.where(np.isnan(x) | over | under, 0, x).astype(dtype)
+    out[over] = info.max
+    out[under] = info.min
+    return out
+
+
+_SEMANTICS_IMPORT = "from hybridize.backends.numpy import float_to_int, int_div"
+
+
+def _div(op: Operation, a: list[str], out: Target) -> list[str]:
+    if numpy_dtype(op.result).kind == "f":
+        return call("np.divide", a, out)
+    return [_SEMANTICS_IMPORT, *copy_into(f"int_div({a[0]}, {a[1]})", out)]
+
+
+def _sub(op: Operation, a: list[str], out: Target) -> list[str]:
+    # i1 arithmetic is integer arithmetic on 0/1 read back as `!= 0`: a - b is a xor b
+    if numpy_dtype(op.result).kind == "b":
+        return call("np.logical_xor", a, out)
+    return call("np.subtract", a, out)
+
+
+def _relu(op: Operation, a: list[str], out: Target) -> list[str]:
+    if numpy_dtype(op.result).kind == "b":
+        return copy_into(a[0], out)  # max(x, 0) = x on i1
+    return call("np.maximum", [a[0], "0"], out)
+
+
 def _cast(op: Operation, a: list[str], out: Target) -> list[str]:
+    if numpy_dtype(op.input).kind == "f" and numpy_dtype(op.result).kind in "iu":
+        return [_SEMANTICS_IMPORT, *copy_into(f"float_to_int({a[0]}, {_np_type(op.result)})", out)]
     if out.into:
         return [f'np.copyto({out.name}, {a[0]}, casting="unsafe")']
     return [f"{out.name} = np.asarray({a[0]}).astype({_np_type(op.result)})"]
@@ -250,6 +313,11 @@ def _conv2d(op: Operation, a: list[str], out: Target) -> list[str]:
     oh, ow = shape_of(op.result)[2:]
     (sh, sw), (ph, pw), (dh, dw) = op.strides, op.paddings, op.dilations
     g = op.group_count
+    if cg == 0:  # a sum over no input channels: 0, plus the bias
+        lines = copy_into(f"np.zeros({shape_literal(shape_of(op.result))}, {_dtype(op.result)})", out)
+        if len(a) == 3:
+            lines.append(f"np.add({out.name}, {a[2]}.reshape({o}, 1, 1), out={out.name})")
+        return lines
     x, lines = a[0], []
     if ph or pw:
         lines += _pad_spatial(x, f"{out.name}_p", [(ph, ph), (pw, pw)])
@@ -382,6 +450,10 @@ def _log_softmax(op: Operation, a: list[str], out: Target) -> list[str]:
 
 def _reduce(fn: str) -> Rule:
     def rule(op: Operation, a: list[str], out: Target) -> list[str]:
+        x = shape_of(op.input)
+        if fn == "np.mean" and any(x[d] == 0 for d in op.dims):
+            keep = ", keepdims=True" if op.keeps_dims else ""
+            return copy_into(f"np.sum({a[0]}, axis={op.dims}{keep}) / 0", out)  # mean of nothing: NaN, as in PyTorch
         args = [a[0], f"axis={op.dims}"]
         if fn == "np.sum" and numpy_dtype(op.input).kind in "iu":
             args.append(f"dtype={_dtype(op.input)}")  # NumPy would widen int32 sums to int64
@@ -394,6 +466,8 @@ def _reduce(fn: str) -> Rule:
 
 def _attention(op: Operation, a: list[str], out: Target) -> list[str]:
     q, k, v = a[:3]
+    if shape_of(op.key)[-2] == 0:  # no keys: the weighted sum over nothing is 0 (as PyTorch)
+        return copy_into(f"np.zeros({shape_literal(shape_of(op.result))}, {_dtype(op.result)})", out)
     s = f"{out.name}_s"
     lines = [f"{s} = np.matmul({q}, np.swapaxes({k}, -1, -2)) * {op.scale_value!r}"]
     if op.mask is not None:
@@ -416,10 +490,10 @@ def _attention(op: Operation, a: list[str], out: Target) -> list[str]:
 
 RULES: dict[str, Rule] = {
     "hy.add": ufunc("np.add"),
-    "hy.sub": ufunc("np.subtract"),
+    "hy.sub": _sub,
     "hy.mul": ufunc("np.multiply"),
-    "hy.div": ufunc("np.divide"),
-    "hy.relu": lambda op, a, out: call("np.maximum", [a[0], "0"], out),
+    "hy.div": _div,
+    "hy.relu": _relu,
     "hy.linear": _linear,
     "hy.matmul": ufunc("np.matmul"),
     "hy.reshape": _reshape,
@@ -560,6 +634,12 @@ def generate(prog: Program) -> str:
     for step in prog.steps:
         into = prog.storage[step.op.results[0]].kind in ("arena", "output")
         target = Target(step.out, into)
+        result_shape = shape_of(step.op.results[0])
+        if 0 in result_shape and not step.op.has_trait(ViewLike):
+            # nothing to compute (and NumPy's reductions refuse empty inputs)
+            if not into:
+                body.append(f"{step.out} = np.empty({shape_literal(result_shape)}, {_np_type(step.op.results[0])})")
+            continue
         if isinstance(step.op, FusedOp):
             body += emit_fused(step.op, step.args, target, step.inplace)
         else:
@@ -581,7 +661,9 @@ def generate(prog: Program) -> str:
         "def make(constants, arena):",
         *("    " + s for s in setup),
         f"    def forward({ins}):",
-        *("        " + s for s in body),
+        # NaN and Inf propagate silently, as in PyTorch (no RuntimeWarning per op)
+        '        with np.errstate(all="ignore"):',
+        *("            " + s for s in body),
         "    return forward",
         "",
     ]

@@ -98,15 +98,27 @@ class ReduceMeanOp(ReduceOp):
     ACCEPTS: ClassVar[str] = "float"
 
 
+class NoIdentityReduceOp(ReduceOp, abc.ABC):
+    """A reduction without an identity: an axis of size 0 is refused (PyTorch
+    raises too), so no backend has to invent a value."""
+
+    def verify_(self) -> None:
+        super().verify_()
+        x = shape_of(self.input)
+        empty = [a for a in self.dims if x[a] == 0]
+        if empty:
+            raise op_error(self, f"axis {empty[0]} of {format_shape(x)} is empty: the reduction has no identity")
+
+
 @irdl_op_definition
-class ReduceMaxOp(ReduceOp):
+class ReduceMaxOp(NoIdentityReduceOp):
     """The maximum; NaN propagates."""
 
     name = "hy.reduce_max"
 
 
 @irdl_op_definition
-class ReduceMinOp(ReduceOp):
+class ReduceMinOp(NoIdentityReduceOp):
     """The minimum; NaN propagates."""
 
     name = "hy.reduce_min"
