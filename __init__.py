@@ -33,6 +33,11 @@ def trace(model, *example_inputs, **options) -> ModuleOp:
     of a model file (`.pt2`, `.pt`, `-symbol.json`, `.mlir`; see
     `hybridize.frontends.FILE_FRONTENDS`). Options go to the frontend, e.g.
     `decompose=True` or `dynamic_batch=True` for PyTorch.
+
+    Compiled models are inference only: a PyTorch model (or `.pt` archive) in
+    training mode that holds dropout or batch norm is refused with a
+    `TrainingModeError`; call `model.eval()` first, or pass `force_eval=True`
+    to capture it as in eval mode.
     """
     import sys
     from os import PathLike
@@ -62,9 +67,14 @@ def optimize(module: ModuleOp, pipeline: str = DEFAULT_PIPELINE) -> ModuleOp:
     return run_pipeline(module.clone(), pipeline)
 
 
-def compile(model, *example_inputs, pipeline: str = DEFAULT_PIPELINE, backend: str = "c") -> CompiledModel:  # noqa: A001
-    """`build(optimize(trace(model, *example_inputs), pipeline), backend)`."""
-    return build(run_pipeline(trace(model, *example_inputs), pipeline), backend)
+def compile(  # noqa: A001
+    model, *example_inputs, pipeline: str = DEFAULT_PIPELINE, backend: str = "c", **options
+) -> CompiledModel:
+    """`build(optimize(trace(model, *example_inputs, **options), pipeline), backend)`.
+
+    Options go to `trace` (e.g. `force_eval=True` for a model in training
+    mode, which is refused otherwise: compiled code is inference only)."""
+    return build(run_pipeline(trace(model, *example_inputs, **options), pipeline), backend)
 
 
 __all__ = [

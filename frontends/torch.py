@@ -1118,8 +1118,37 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
     return module
 
 
+TRAINING_SENSITIVE = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+                      "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d",
+                      "LazyBatchNorm2d", "LazyBatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
+"""Module classes that compute something else in training mode."""
+
+
+class TrainingModeError(ValueError):
+    """A model in training mode whose result depends on it (dropout, batch norm)."""
+
+
+def check_eval_mode(name: str, training: bool, submodule_kinds, force_eval: bool) -> None:
+    """Refuse a model in training mode that holds dropout or batch-norm layers,
+    unless `force_eval` (then it is captured as in eval mode)."""
+    if not training or force_eval:
+        return
+    kinds = sorted({k for k in submodule_kinds if k in TRAINING_SENSITIVE})
+    if kinds:
+        raise TrainingModeError(
+            f"{name} is in training mode and holds {', '.join(kinds)}, which behave differently in training; "
+            "hybridize compiles inference only. Call model.eval() first, or pass force_eval=True to capture it "
+            "as in eval mode (dropout off, batch norm on running statistics)"
+        )
+
+
 def trace(
-    model, example_inputs: Sequence, *, decompose: bool = False, dynamic_batch: bool = False
+    model,
+    example_inputs: Sequence,
+    *,
+    decompose: bool = False,
+    dynamic_batch: bool = False,
+    force_eval: bool = False,
 ) -> ModuleOp:
     """Export `model` with `torch.export` (in eval mode) and lower it.
 
@@ -1128,11 +1157,16 @@ def trace(
     `dynamic_batch=True` keeps the leading dimension of every input symbolic,
     so the IR reads `tensor<?x...>` and one build serves any batch size.
     Data-dependent control flow is refused with the user's file and line.
+
+    A model in training mode that holds dropout or batch norm is refused
+    (`TrainingModeError`): compiled code is inference only. `force_eval=True`
+    captures it as in eval mode instead (the model's own mode is restored).
     """
     import torch
 
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    check_eval_mode(type(model).__name__, model.training, (type(m).__name__ for m in model.modules()), force_eval)
     args = tuple(example_inputs)
     dynamic_shapes = None
     if dynamic_batch:

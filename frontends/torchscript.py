@@ -15,6 +15,7 @@ lowered through the same converter table as `torch.export` graphs
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from xdsl.ir import Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from hybridize.frontends import FrontendError
-from hybridize.frontends.torch import CONVERTERS, Lowering, UnsupportedOpError, supported_ops
+from hybridize.frontends.torch import CONVERTERS, Lowering, UnsupportedOpError, check_eval_mode, supported_ops
 from hybridize.ir.types import tensor_type
 
 
@@ -34,7 +35,7 @@ from hybridize.ir.types import tensor_type
 class _Node:
     """The slice of an fx node the converters read: its value and location."""
 
-    target: str
+    target: Any  # the OpOverload (converters read its schema); str() is `aten.add.Tensor`
     meta: dict = field(default_factory=dict)
 
 
@@ -56,8 +57,73 @@ def _where(node) -> str:
     return lines[0].strip() if lines else "(no source location)"
 
 
-def load_pt(path: str, *example_inputs, input_shapes=None, **options) -> ModuleOp:
-    """Lower a saved TorchScript module; shapes come from the example inputs."""
+_STATIC_PRIMS = {
+    "prim::NumToTensor": lambda n: n,
+    "prim::unchecked_cast": lambda v: v,
+    "prim::dtype": lambda t: t.dtype,
+    "prim::device": lambda t: t.device,
+    "prim::min": min,
+    "prim::max": max,
+    "prim::Uninitialized": lambda: None,
+    "aten::__is__": lambda a, b: a is b,
+    "aten::__isnot__": lambda a, b: a is not b,
+    "aten::__not__": lambda a: not a,
+    "aten::Int": int,
+    "aten::Float": float,
+    "aten::Bool": bool,
+    "aten::ScalarImplicit": lambda t: t.item(),
+}
+"""TorchScript nodes on Python values (shapes, flags, dtypes) evaluated while
+lowering: with the example's shapes fixed they are constants."""
+
+_SHAPE_QUERIES = {"aten.size.int", "aten.size.default", "aten.dim.default", "aten.len.Tensor", "aten.numel.default"}
+"""ATen ops on tensors that read only shapes: evaluated, never lowered."""
+
+_SHAPE_NODES = {"aten::size", "aten::dim", "aten::len", "aten::numel", "prim::dtype", "prim::device"}
+"""Nodes whose outputs do not depend on the values of their inputs."""
+
+_PY_OPS = {
+    "len": len,
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "floordiv": operator.floordiv,
+    "div": operator.truediv,
+    "remainder": operator.mod,
+    "neg": operator.neg,
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "__and__": operator.and_,
+    "__or__": operator.or_,
+    "list": list,
+}
+"""ATen ops on Python ints, bools and lists, evaluated in Python (calling the
+ATen overload with a Python list fails for generic `t[]` schemas)."""
+
+
+def _split_args(op, values: list) -> tuple[list, dict]:
+    """TorchScript passes keyword-only arguments (`alpha` of add) by position."""
+    args, kwargs = [], {}
+    for a, v in zip(op._schema.arguments, values):
+        if a.kwarg_only:
+            kwargs[a.name] = v
+        else:
+            args.append(v)
+    return args, kwargs
+
+
+_ALIASES = {"aten._convolution.default": "aten.convolution.default"}
+"""ATen ops `torch.jit.trace` records under another name than torch.export."""
+
+
+def load_pt(path: str, *example_inputs, input_shapes=None, force_eval: bool = False, **options) -> ModuleOp:
+    """Lower a saved TorchScript module; shapes come from the example inputs.
+    An archive saved in training mode with dropout or batch norm is refused
+    unless `force_eval=True` (see `hybridize.frontends.torch.trace`)."""
     import torch
 
     if not example_inputs and not input_shapes:
@@ -77,6 +143,8 @@ def load_pt(path: str, *example_inputs, input_shapes=None, **options) -> ModuleO
             scripted = torch.jit.load(path, map_location="cpu")
         except Exception as e:
             raise FrontendError(f"{path}: not a readable TorchScript archive ({type(e).__name__}: {e})") from None
+        kinds = [getattr(m, "original_name", type(m).__name__) for m in scripted.modules()]
+        check_eval_mode(path, scripted.training, kinds, force_eval)
         scripted.eval()
         try:
             frozen = torch.jit.freeze(scripted)
@@ -105,7 +173,19 @@ def lower_script_module(module, examples: list, name: str = "<torchscript>") -> 
     def constant_tensor(t):
         return lo.constant(t.detach().cpu().numpy().astype(_torch_dtype_to_numpy(t.dtype), copy=False))
 
-    for node in graph.nodes():
+    derived: set = set(user_inputs)  # values that depend on the model's inputs
+
+    def is_data(v) -> bool:
+        """A value computed from the inputs' values (not only from their shapes)."""
+        return v in derived
+
+    def walk(nodes) -> None:
+        for node in nodes:
+            lower_node(node)
+            if node.kind() not in _SHAPE_NODES and any(i in derived for i in node.inputs()):
+                derived.update(node.outputs())
+
+    def lower_node(node) -> None:
         kind = node.kind()
         outs = list(node.outputs())
         if kind == "prim::Constant":
@@ -120,6 +200,10 @@ def lower_script_module(module, examples: list, name: str = "<torchscript>") -> 
         elif kind in ("prim::ListConstruct", "prim::TupleConstruct"):
             real[outs[0]] = [real[i] for i in node.inputs()]
             ir[outs[0]] = [ir[i] for i in node.inputs()]
+        elif kind == "prim::DictConstruct":  # e.g. a transformers ModelOutput traced with strict=False
+            ins = list(node.inputs())
+            real[outs[0]] = {real[k]: real[v] for k, v in zip(ins[::2], ins[1::2])}
+            ir[outs[0]] = {real[k]: ir[v] for k, v in zip(ins[::2], ins[1::2])}
         elif kind in ("prim::ListUnpack", "prim::TupleUnpack"):
             for k, o in enumerate(outs):
                 real[o] = real[node.input()][k]
@@ -128,25 +212,77 @@ def lower_script_module(module, examples: list, name: str = "<torchscript>") -> 
             seq, idx = list(node.inputs())
             real[outs[0]] = real[seq][real[idx]]
             ir[outs[0]] = ir[seq][real[idx]]
-        elif kind in ("prim::If", "prim::Loop"):
+        elif kind in _STATIC_PRIMS:
+            # shape arithmetic and type queries: Python values, fixed by the example's shapes
+            ins = list(node.inputs())
+            if kind in ("aten::Int", "aten::Float", "aten::Bool") and any(is_data(i) for i in ins):
+                raise UnsupportedOpError(
+                    f"{name}: {kind} reads a tensor's value at {_where(node)}; hybridize captures one "
+                    "graph for all inputs, so values cannot steer it"
+                )
+            value = _STATIC_PRIMS[kind](*[real[i] for i in ins])
+            for o in outs:
+                real[o] = ir[o] = value
+        elif kind == "prim::If":
+            cond = node.input()
+            if is_data(cond) or not isinstance(real[cond], bool | int):
+                raise UnsupportedOpError(
+                    f"{name}: control flow on tensor values (prim::If) at {_where(node)}; hybridize captures "
+                    "one graph: use torch.cond, or keep the branch out of the scripted forward"
+                )
+            # A condition on shapes or flags (`if x.dim() != 4: raise ...`): take its branch.
+            branch = list(node.blocks())[0 if real[cond] else 1]
+            walk(branch.nodes())
+            for o, b in zip(outs, branch.outputs()):
+                real[o], ir[o] = real[b], ir[b]
+        elif kind == "prim::RaiseException":
+            msg = real[next(iter(node.inputs()))] if node.inputsSize() else "an exception"
+            raise FrontendError(f"{name}: the model raises on this input at {_where(node)}: {msg}")
+        elif kind == "prim::Loop":
             raise UnsupportedOpError(
-                f"{name}: control flow ({kind}) at {_where(node)}; hybridize captures one graph: "
-                "use torch.cond, or keep the branch out of the scripted forward"
+                f"{name}: control flow (prim::Loop) at {_where(node)}; hybridize captures one graph: "
+                "unroll the loop or keep it out of the scripted forward"
             )
+        elif kind in ("aten::warn",):
+            pass
         elif kind.startswith("aten::"):
             key = _schema_key(node)
+            key = _ALIASES.get(key, key)
+            ns, opname, overload = key.split(".")
+            op = getattr(getattr(torch.ops.aten, opname), overload)
+            inputs = list(node.inputs())
+            if key == "aten.convolution.default":
+                inputs = inputs[:9]  # _convolution's extra flags (benchmark, cudnn, ...) do not matter
+            args_real, kwargs_real = _split_args(op, [real[i] for i in inputs])
+            is_shape_op = not any(o.type().kind() == "TensorType" for o in outs) and not any(
+                is_data(i) for i in inputs
+            ) or key in _SHAPE_QUERIES
+            if is_shape_op:  # e.g. aten::size, aten::dim, int arithmetic: evaluate now
+                py = _PY_OPS.get(opname)
+                value = py(*args_real) if py is not None and key not in _SHAPE_QUERIES else op(*args_real, **kwargs_real)
+                values = [value] if len(outs) == 1 else list(value)
+                for o, v in zip(outs, values):
+                    real[o] = ir[o] = v
+                return
+            if not any(is_data(i) for i in inputs) and all(o.type().kind() == "TensorType" for o in outs):
+                # a tensor made from shapes and constants only: fold it to a constant
+                with torch.no_grad():
+                    value = op(*args_real, **kwargs_real)
+                values = [value] if len(outs) == 1 else list(value)
+                for o, v in zip(outs, values):
+                    real[o], ir[o] = v, constant_tensor(v)
+                return
             conv = CONVERTERS.get(key)
             if conv is None:
                 raise UnsupportedOpError(
                     f"{name}: unsupported op {key} at {_where(node)}; supported ops: "
                     f"hybridize.frontends.torch.supported_ops() ({len(supported_ops())} ops)"
                 )
-            args_real = [real[i] for i in node.inputs()]
-            op = getattr(getattr(torch.ops.aten, key.split(".")[1]), key.split(".")[2])
             with torch.no_grad():
-                value = op(*args_real)
-            fake = _Node(key, {"val": value, "stack_trace": f'File "{_where(node)}"'})
-            result = conv(lo, fake, [ir[i] for i in node.inputs()], {})
+                value = op(*args_real, **kwargs_real)
+            fake = _Node(op, {"val": value, "stack_trace": f'File "{_where(node)}"'})
+            args_ir, kwargs_ir = _split_args(op, [ir[i] for i in inputs])
+            result = conv(lo, fake, args_ir, kwargs_ir)
             if len(outs) == 1:
                 real[outs[0]], ir[outs[0]] = value, result
             else:
@@ -155,7 +291,11 @@ def lower_script_module(module, examples: list, name: str = "<torchscript>") -> 
         else:
             raise UnsupportedOpError(f"{name}: unsupported TorchScript node {kind} at {_where(node)}")
 
+    walk(graph.nodes())
+
     results = [ir[o] for o in graph.outputs()]
+    if len(results) == 1 and isinstance(results[0], dict):
+        results = list(results[0].values())
     if len(results) == 1 and isinstance(results[0], list | tuple):
         results = list(results[0])
     if not all(isinstance(r, SSAValue) for r in results):
