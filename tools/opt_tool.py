@@ -3,6 +3,10 @@
     opt-tool --passes=fuse,plan my_mlp.mlir        # optimized IR on stdout
     opt-tool -p canonicalize,fuse,plan -t c my_mlp.mlir   # generated C
     opt-tool -t numpy my_mlp.mlir                  # generated Python
+    opt-tool -p canonicalize,fuse,plan -t svg my_mlp.mlir -o my_mlp.svg   # the graph
+    opt-tool -p canonicalize,fuse,plan -t plan-svg my_mlp.mlir            # the memory plan
+    opt-tool -p canonicalize,fuse,plan -t html my_mlp.mlir -o report.html # every stage
+    opt-tool --svg-dir stages -p canonicalize,fuse,plan my_mlp.mlir      # stages/00-input.svg, ...
 
 Bad input never shows a Python traceback: a malformed file prints
 `file:line:col: error: message`, an invalid op `file:line:col: error: <op>: ...`,
@@ -19,6 +23,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError, VerifyException
 from xdsl.xdsl_opt_main import xDSLOptMain
 
+from hybridize.backends.draw.dot import DrawError
 from hybridize.ir.module import IRVerifyError
 from hybridize.ir.parser import Limits
 
@@ -84,6 +89,26 @@ class OptTool(xDSLOptMain):
             metavar="N",
             help="refuse constants, tensors and arenas larger than N bytes (default: %(default)s)",
         )
+        from hybridize.backends.draw.dot import MAX_OPS, RANKDIRS
+
+        arg_parser.add_argument(
+            "--svg-dir",
+            metavar="DIR",
+            help="write the graph after every stage as DIR/00-input.svg, DIR/01-<pass>.svg, ...",
+        )
+        arg_parser.add_argument(
+            "--draw-collapse", action="store_true", help="pictures: draw each fused region as one node"
+        )
+        arg_parser.add_argument(
+            "--draw-rankdir", choices=RANKDIRS, default="TB", help="pictures: layout direction (default: %(default)s)"
+        )
+        arg_parser.add_argument(
+            "--draw-max-ops",
+            type=int,
+            default=MAX_OPS,
+            metavar="N",
+            help="pictures: refuse graphs of more than N ops (default: %(default)s)",
+        )
         arg_parser.add_argument(
             "--params",
             metavar="FILE",
@@ -116,6 +141,69 @@ class OptTool(xDSLOptMain):
             self.available_targets[backend] = target(backend)
         for name in [n for n in self.available_targets if n not in ("mlir", "numpy", "c")]:
             del self.available_targets[name]
+        self.register_draw_targets()
+
+    # -- pictures (hybridize.backends.draw) --------------------------------
+    def draw_options(self):
+        from hybridize.backends.draw import DrawOptions
+
+        a = self.args
+        return DrawOptions(collapse_fused=a.draw_collapse, rankdir=a.draw_rankdir, max_ops=a.draw_max_ops)
+
+    def register_draw_targets(self):
+        def svg(module: ModuleOp, out: IO[str]) -> None:
+            from hybridize.backends.draw import render, to_dot
+
+            out.write(render(to_dot(module, self.draw_options()), "svg").decode("utf-8"))
+
+        def dot(module: ModuleOp, out: IO[str]) -> None:
+            from hybridize.backends.draw import to_dot
+
+            out.write(to_dot(module, self.draw_options()))
+
+        def plan_svg(module: ModuleOp, out: IO[str]) -> None:
+            from hybridize.backends.draw import draw_plan
+
+            out.write(draw_plan(module))
+
+        def html(module: ModuleOp, out: IO[str]) -> None:
+            from hybridize.backends.draw.report import report_html
+
+            out.write(report_html(self._stages, self.args.passes))
+
+        self.available_targets.update({"svg": svg, "dot": dot, "plan-svg": plan_svg, "html": html})
+
+    _stages: list = []
+
+    def apply_passes(self, prog: ModuleOp):
+        # The report and --svg-dir need every stage: run the passes one at a
+        # time here (verifying after each) instead of in xDSL's pipeline.
+        from xdsl.utils.arg_spec import parse_spec
+
+        html = parse_spec(self.args.target).name == "html"
+        if self.args.svg_dir is None and not html:
+            return super().apply_passes(prog)
+        from pathlib import Path
+
+        from hybridize.backends.draw import render, to_dot
+        from hybridize.backends.draw.report import run_stages, snapshot, stage_slug
+
+        options = self.draw_options()
+        self._stages = []
+        svg_dir = None if self.args.svg_dir is None else Path(self.args.svg_dir)
+        if svg_dir is not None:
+            svg_dir.mkdir(parents=True, exist_ok=True)
+
+        def on_stage(index: int, name: str, module: ModuleOp, seconds):
+            svg = None
+            if html:
+                self._stages.append(snapshot(index, name, module, seconds, options))
+                svg = self._stages[-1].svg
+            if svg_dir is not None:
+                data = svg.encode("utf-8") if svg is not None else render(to_dot(module, options), "svg")
+                (svg_dir / f"{stage_slug(index, name)}.svg").write_bytes(data)
+
+        run_stages(prog, self.args.passes, on_stage)
 
     def setup_pipeline(self):
         from hybridize.passes import PipelineError, parse_pipeline
@@ -158,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         tool = OptTool(description="hybridize's optimizer driver: parse IR, run passes, print IR or code", args=args)
         tool.run()
-    except ToolError as e:
+    except (ToolError, DrawError) as e:
         print(f"opt-tool: error: {e}", file=sys.stderr)
         return 1
     except ParseError as e:
