@@ -25,12 +25,26 @@ $(MXVENV)/.installed: pyproject.toml
 
 $(MXVENV): $(MXVENV)/.installed
 
-demo: $(VENV)
+# System packages: Graphviz's `dot` draws the pictures, Chromium loads the
+# HTML report in the tests. Installed from Debian once (as root), else named.
+SYSTEM_DEPS := build/.system-deps
+$(SYSTEM_DEPS):
+	@mkdir -p $(dir $@)
+	@if command -v dot >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update && apt-get install -y graphviz chromium) || \
+	  { echo "make: could not install Graphviz and Chromium: run 'apt-get install graphviz chromium' as root" >&2; exit 1; }; \
+	else \
+	  echo "make: install Graphviz (the dot command) and Chromium with your package manager (Debian: apt-get install graphviz chromium)" >&2; exit 1; \
+	fi
+	@touch $@
+
+demo: $(VENV) $(SYSTEM_DEPS)
 	$(PY) -m hybridize.tools.demo
 
 # MXNet-marked tests first: they export the fixtures (build/mxnet-fixtures/)
 # that the main suite then imports without MXNet.
-test: $(VENV) $(MXVENV)
+test: $(VENV) $(MXVENV) $(SYSTEM_DEPS)
 	$(MXPY) -m pytest -q -m mxnet
 	$(PY) -m pytest -q
 
@@ -38,4 +52,4 @@ bench: $(VENV)
 	$(PY) -m hybridize.tools.bench
 
 clean:
-	rm -rf $(VENV) $(MXVENV) build dist *.egg-info my_mlp.mlir
+	rm -rf $(VENV) $(MXVENV) build dist *.egg-info my_mlp.mlir my_mlp.svg my_mlp.plan.svg

@@ -77,12 +77,31 @@ def compile(  # noqa: A001
     return build(run_pipeline(trace(model, *example_inputs, **options), pipeline), backend)
 
 
+def draw(module: ModuleOp, path=None, **options):
+    """Picture of the graph: `draw(module, "model.svg")` (also `.dot`, `.png`);
+    returns the SVG text. Options: `collapse_fused`, `rankdir`, `max_ops`,
+    `legend` (see `hybridize.backends.draw.draw`). Needs Graphviz."""
+    from hybridize.backends.draw import draw as draw_graph
+
+    return draw_graph(module, path, **options)
+
+
+def draw_plan(module: ModuleOp, path=None) -> str:
+    """The memory plan as an SVG timeline (after the `plan` pass); returns the
+    SVG text and writes it to `path` if given."""
+    from hybridize.backends.draw import draw_plan as draw_timeline
+
+    return draw_timeline(module, path)
+
+
 __all__ = [
     "BACKENDS",
     "DEFAULT_PIPELINE",
     "CompiledModel",
     "build",
     "compile",
+    "draw",
+    "draw_plan",
     "optimize",
     "parse_module",
     "print_module",

@@ -3,7 +3,8 @@
 Builds the d2l MLP, traces it with torch.export, prints its IR, optimizes it
 with `canonicalize,fuse,plan`, prints the optimized IR, runs it through the
 NumPy and C backends, checks both against PyTorch, times eager vs compiled for
-1000 calls at batch 1 and writes `my_mlp.mlir` (the traced IR, for opt-tool).
+1000 calls at batch 1, writes `my_mlp.mlir` (the traced IR, for opt-tool) and
+draws `my_mlp.svg` (the optimized graph) and `my_mlp.plan.svg` (its memory plan).
 """
 
 from __future__ import annotations
@@ -99,7 +100,21 @@ def main(argv: list[str] | None = None) -> int:
         f"\narena: {arena.bytes.data} bytes (lower bound {arena.lower_bound.data}, "
         f"no reuse {arena.no_reuse.data})"
     )
+
+    print("\n== 5. see it: the optimized graph and its memory plan")
+    from hybridize.backends.draw import DrawError
+
+    graph = Path(args.output).with_suffix(".svg")
+    plan = Path(args.output).with_suffix(".plan.svg")
+    try:
+        hybridize.draw(optimized, graph)
+        hybridize.draw_plan(optimized, plan)
+    except DrawError as e:
+        print(f"no pictures: {e}")
+    else:
+        print(f"wrote {graph} (ops, fused regions, buffers) and {plan} (the arena over time): open them in a browser")
     print(f"next: opt-tool --passes=fuse,plan {args.output}")
+    print(f"      opt-tool -t html -p canonicalize,fuse,plan {args.output} -o report.html   # every stage")
     return 0
 
 

@@ -323,7 +323,9 @@ class _Builder:
         loc = location_text(op)
         if loc:
             parts.append(loc)
-        return graphviz.escape(clean(" ".join(parts), 200))
+        # Graphviz decodes entities in every string, so XML-escaping keeps
+        # quotes and markup out of the DOT text; `escape` disarms backslashes.
+        return graphviz.escape(xml(clean(" ".join(parts), 200)))
 
     def op_node(self, graph, op: Operation, node: str, operands=None, rows_extra=()):
         fam = family(op)
