@@ -23,7 +23,8 @@ BACKENDS = ("numpy", "c")
 
 def generate_source(module: ModuleOp, backend: str) -> str:
     """The source `build` would compile, for inspection (`opt-tool -t c`)."""
-    return _prepare(module, backend)[1]
+    source = _prepare(module, backend)[1]
+    return source if isinstance(source, str) else source.text
 
 
 def _prepare(module: ModuleOp, backend: str):
@@ -49,8 +50,38 @@ def _prepare(module: ModuleOp, backend: str):
     return prog, np_backend.generate(prog), module
 
 
-def build(module: ModuleOp, backend: str = "c", *, cache_dir: str | Path | None = None) -> CompiledModel:
-    """Generate code for `module`'s @forward and return a callable running it."""
+def default_threads() -> int:
+    """`OMP_NUM_THREADS` when set, else the cores this process may run on."""
+    import os
+
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        n = 0
+    if n > 0:
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def build(
+    module: ModuleOp,
+    backend: str = "c",
+    *,
+    threads: int | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> CompiledModel:
+    """Generate code for `module`'s @forward and return a callable running it.
+
+    C backend options: `threads` for the kernels' parallel loops (default:
+    `OMP_NUM_THREADS` if set, else the machine's cores; small ops always run
+    on one), `cache_dir` for compiled code (default
+    `$XDG_CACHE_HOME/hybridize/c`), `progress` for the stderr line a cold
+    build prints (it also goes to the `hybridize.backends.c` logger).
+    """
     prog, source, module = _prepare(module, backend)
     if backend == "numpy":
         from hybridize.backends import numpy as np_backend
@@ -60,11 +91,16 @@ def build(module: ModuleOp, backend: str = "c", *, cache_dir: str | Path | None 
         forward = np_backend.load(source, prog.constants, arena)
         return CompiledModel(prog, backend, numpy_runner(forward), source, module)
     from hybridize.backends import c
-    from hybridize.backends.cbuild import compile_module
+    from hybridize.backends.c.build import compile_module
     from hybridize.backends.runtime import c_runner
 
-    ffi, lib = compile_module(source, c.declaration(prog), cache_dir=cache_dir)
-    return CompiledModel(prog, backend, c_runner(prog, ffi, lib, prog.constants), source, module)
+    n_ops = sum(1 for _ in prog.steps)
+    ffi, lib = compile_module(
+        source.text, c.declaration(prog), cache_dir=cache_dir, what=f"a model of {n_ops} ops", progress=progress
+    )
+    threads = default_threads() if threads is None else max(1, int(threads))
+    run = c_runner(prog, ffi, lib, source.constants, source.text, threads)
+    return CompiledModel(prog, backend, run, source.text, module)
 
 
-__all__ = ["BACKENDS", "CompiledModel", "UnsupportedOpError", "build", "generate_source"]
+__all__ = ["BACKENDS", "CompiledModel", "UnsupportedOpError", "build", "default_threads", "generate_source"]

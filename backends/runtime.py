@@ -107,32 +107,54 @@ def numpy_runner(forward: Callable) -> Callable:
     return run
 
 
-def c_runner(prog: Program, ffi, lib, constants: list[np.ndarray]) -> Callable:
-    """Calls `hy_forward` on NumPy buffers without copying them."""
-    keep = [np.ascontiguousarray(c) for c in constants]
+def c_runner(prog: Program, ffi, lib, constants: list[np.ndarray], source: str, threads: int) -> Callable:
+    """Calls `hy_forward` on NumPy buffers without copying them.
+
+    The arena (64-byte aligned) is allocated once and reused by every call;
+    calls on one model are serialized by a lock (they share it). Constants the
+    source no longer reads (weights it reads packed) are not kept."""
+    import re
+
+    used = {int(i) for i in re.findall(r"consts\[(\d+)\]", source)}
+    from hybridize.backends.c.pack import aligned
+
+    # packed weights are read with aligned vector loads
+    keep = [aligned(c) if i in used else np.zeros(1, np.uint8) for i, c in enumerate(constants)]
     table = ffi.new("void *[]", [ffi.from_buffer(c) for c in keep] or [ffi.NULL])
     out_specs = [(shape_of(v), numpy_dtype(v)) for v in prog.outputs]
     static, per_batch = prog.arena
     fn = getattr(lib, "hy_forward")
     fb = ffi.from_buffer
-    source = prog.batch_source
+    source_dim = prog.batch_source
+    lock = threading.Lock()
+    state = {"arena": None, "ptr": None, "bytes": -1}
+
+    def arena_for(nbytes: int):
+        if state["bytes"] < nbytes:
+            from hybridize.backends.c.pack import aligned_empty
+
+            state["arena"] = aligned_empty(max(nbytes, 64), np.uint8)
+            state["ptr"] = fb(state["arena"])
+            state["bytes"] = nbytes
+        return state["ptr"]
 
     def run(*arrays):
-        if source is None:
-            lead: tuple = ()
+        if source_dim is None:
+            lead: tuple = (threads,)
             outs = [np.empty(s, d) for s, d in out_specs]
-            arena = np.empty(max(static, 1), np.uint8)
+            nbytes = static
         else:
-            batch = arrays[source[0]].shape[source[1]]
-            lead = (batch,)
+            batch = arrays[source_dim[0]].shape[source_dim[1]]
+            lead = (threads, batch)
             outs = [np.empty(tuple(batch if d == DYNAMIC else d for d in s), d_) for s, d_ in out_specs]
-            arena = np.empty(max(static + per_batch * batch, 1), np.uint8)
-        rc = fn(*lead, *[fb(a) for a in arrays], *[fb(o) for o in outs], table, fb(arena))
+            nbytes = static + per_batch * batch
+        with lock:
+            rc = fn(*lead, *[fb(a) for a in arrays], *[fb(o) for o in outs], table, arena_for(nbytes))
         if rc:
             from hybridize.backends.c import ERRORS
 
             raise IndexError(f"generated C failed: {ERRORS.get(rc, f'error code {rc}')}")
         return outs
 
-    run._keep = (keep, table)  # the weights must outlive the function
+    run._keep = (keep, table, state)  # the weights and the arena must outlive the function
     return run

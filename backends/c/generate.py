@@ -1,11 +1,21 @@
 """C emission of a lowered program: declarations of every value, the
-kernels in program order, the copies into outputs."""
+kernels in program order, the copies into outputs.
+
+A generated file is a *schedule*: `hy_forward` calls the kernel library
+(`library/hy_kernels.h`) with the model's shapes and packed weights, and
+holds the loops of the ops the library does not cover; the `Unit` collects
+what the kernels add besides the body (static tile epilogues, constants
+packed at build time).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import numpy as np
 from xdsl.ir import SSAValue
 
-from hybridize.backends.c.kernels import kernel_for
+from hybridize.backends.c.isa import Target
 from hybridize.backends.c.loops import Tensor
 from hybridize.backends.dims import BATCH, dims_of
 from hybridize.backends.program import Program
@@ -13,23 +23,67 @@ from hybridize.ir.types import element_kind, shape_of
 
 FUNCTION = "hy_forward"
 
+THREADS = "hy_threads"
+"""The C parameter holding the number of threads a call may use."""
+
 ERRORS: dict[int, str] = {
     1: "index out of range",
+    2: "out of memory (kernel workspace)",
 }
 """Codes a generated function may return, and what the caller raises for them."""
 
 
-def generate(prog: Program) -> str:
-    """The C source of `hy_forward` for a lowered, planned program."""
+@dataclass
+class Unit:
+    """One generated C file in the making: the target's tile, the constants
+    table (the program's constants, then packed ones) and file-scope functions."""
+
+    target: Target
+    constants: list[np.ndarray]
+    dynamic: bool = False
+    functions: list[str] = field(default_factory=list)
+    _counter: int = 0
+
+    @property
+    def tile(self) -> tuple[int, int, int]:
+        return self.target.tile
+
+    def new_name(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}{self._counter - 1}"
+
+    def add_function(self, lines: list[str]) -> None:
+        self.functions += [*indent(lines, depth=0), ""]
+
+    def add_constant(self, array: np.ndarray, ctype: str = "float") -> str:
+        """A C expression for `array`, passed in the constants table."""
+        self.constants.append(array)
+        return f"((const {ctype} *)consts[{len(self.constants) - 1}])"
+
+
+@dataclass
+class CSource:
+    text: str
+    constants: list[np.ndarray]
+
+
+def generate(prog: Program, target: Target | None = None) -> CSource:
+    """The C source of `hy_forward` for a lowered, planned program, and the
+    constants table it reads (the program's, then weights packed for it)."""
+    from hybridize.backends.c.isa import target as probe
+    from hybridize.backends.c.kernels import emit
+
+    unit = Unit(target or probe(), list(prog.constants), dynamic=prog.dynamic)
     tensors: dict[SSAValue, Tensor] = {}
     decls: list[str] = ["char *A = (char *)arena;"]
     params = parameters(prog)
     for value, storage in prog.storage.items():
         t = element_kind(value).c
         name = prog.names[value]
-        tensors[value] = Tensor(name, dims_of(shape_of(value)), t)
+        const = prog.constants[storage.index] if storage.kind == "const" else None
+        tensors[value] = Tensor(name, dims_of(shape_of(value)), t, const)
         root = prog.storage[prog.root(value)]
-        const = "const " if root.kind in ("input", "const") else ""
+        qual = "const " if root.kind in ("input", "const") else ""
         if storage.kind == "input":
             decls.append(f"const {t} *{name} = (const {t} *)in{storage.index};")
         elif storage.kind == "output":
@@ -40,7 +94,7 @@ def generate(prog: Program) -> str:
             static, per_batch = storage.offset
             decls.append(f"{t} *{name} = ({t} *)(A + {static}{f' + {per_batch} * {BATCH}' if per_batch else ''});")
         elif storage.kind == "view":
-            decls.append(f"{const}{t} *{name} = ({const}{t} *){prog.names[storage.base]};")
+            decls.append(f"{qual}{t} *{name} = ({qual}{t} *){prog.names[storage.base]};")
         else:
             raise ValueError(f"the C backend needs a planned module ({name} has no buffer)")
     body: list[str] = []
@@ -48,7 +102,7 @@ def generate(prog: Program) -> str:
         if prog.storage[step.op.results[0]].kind == "view":
             continue
         args = [tensors[o] for o in step.op.operands]
-        body += kernel_for(step.op)(step.op, args, tensors[step.op.results[0]])
+        body += emit(step.op, args, tensors[step.op.results[0]], unit)
     for c in prog.copies:
         out_t = Tensor(c.out, dims_of(shape_of(c.value)), element_kind(c.value).c)
         body.append(
@@ -61,19 +115,30 @@ def generate(prog: Program) -> str:
         "#include <stdint.h>",
         "#include <string.h>",
         "#include <tgmath.h>",
+        '#include "hy_kernels.h"',
         "",
+        *tile_check(unit.target),
+        "",
+        *unit.functions,
         f"int {FUNCTION}({', '.join(params)})",
         "{",
-        *indent([*decls, "(void)A;", *body, "return 0;"]),
+        *indent([*decls, "(void)A;", f"(void){THREADS};", *body, "return 0;"]),
         "}",
         "",
     ]
-    return "\n".join(lines)
+    return CSource("\n".join(lines), unit.constants)
+
+
+def tile_check(target: Target) -> list[str]:
+    """The packed weights were laid out for this tile: refuse to build with another."""
+    vb, mr, nr = target.tile
+    return [f"#if HY_VB != {vb} || HY_MR != {mr} || HY_NR != {nr}", '#error "weights were packed for another tile"', "#endif"]
 
 
 def parameters(prog: Program) -> list[str]:
-    """`[long hy_batch,] inputs, outputs, constants table, arena`."""
-    params = [f"long {BATCH}"] if prog.dynamic else []
+    """`threads, [long hy_batch,] inputs, outputs, constants table, arena`."""
+    params = [f"int {THREADS}"]
+    params += [f"long {BATCH}"] if prog.dynamic else []
     params += [f"const void *in{i}" for i in range(len(prog.inputs))]
     params += [f"void *out{i}" for i in range(len(prog.outputs))]
     return params + ["const void *const *consts", "void *arena"]
@@ -84,11 +149,11 @@ def declaration(prog: Program) -> str:
     return f"int {FUNCTION}({', '.join(parameters(prog))});"
 
 
-def indent(lines: list[str]) -> list[str]:
+def indent(lines: list[str], depth: int = 1) -> list[str]:
     """Indent generated C by brace depth so the source reads like hand-written code."""
-    out, depth = [], 1
+    out = []
     for line in lines:
         depth -= line.startswith("}")
-        out.append("    " * max(depth, 0) + line if not line.startswith("#pragma") else line)
+        out.append("    " * max(depth, 0) + line if not line.startswith("#") else line)
         depth += line.endswith("{")
     return out

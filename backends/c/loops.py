@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.ir import Operation
 
 from hybridize.backends.c.scalar import scalar_body
@@ -19,6 +20,7 @@ class Tensor:
     ptr: str
     shape: tuple[Dim, ...]
     ctype: str
+    const: np.ndarray | None = None  # the value, for a constant (kernels may pack it at build time)
 
     @property
     def count(self) -> Dim:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from xdsl.ir import Operation
 
-from hybridize.backends.c.epilogue import Epilogue, row_epilogue
-from hybridize.backends.c.kernels.conv import conv2d_rows
-from hybridize.backends.c.kernels.gemm import linear_rows, matmul_rows
+from hybridize.backends.c.epilogue import FusedEpilogue
+from hybridize.backends.c.kernels.conv import conv2d
+from hybridize.backends.c.kernels.gemm import linear, matmul
 from hybridize.backends.c.kernels.nn import (
     adaptive_avg_pool2d,
     attention,
@@ -19,29 +19,32 @@ from hybridize.backends.c.kernels.nn import (
     softmax,
 )
 from hybridize.backends.c.kernels.shape import concat, cumsum, gather, iota, pad, reshape, strided_slice, take, transpose
+from hybridize.backends.c.generate import Unit
 from hybridize.backends.c.loops import Tensor, elementwise, loop_nest
 from hybridize.backends.c.scalar import SCALAR, scalar_body
 from hybridize.backends.program import UnsupportedOpError
 from hybridize.ir.base import Elementwise, FusionAnchor
 from hybridize.ir.structure import FusedOp
 
-ANCHORS: dict[str, Callable[[Operation, list[Tensor], Tensor, Epilogue], list[str]]] = {
-    "hy.linear": linear_rows,
-    "hy.matmul": matmul_rows,
+Anchor = Callable[[Operation, list[Tensor], Tensor, FusedEpilogue, Unit], list[str]]
+
+ANCHORS: dict[str, Anchor] = {
+    "hy.linear": linear,
+    "hy.matmul": matmul,
     # --- nn ops: convolution, pooling, normalization, reductions, attention ---
-    "hy.conv2d": conv2d_rows,
+    "hy.conv2d": conv2d,
 }
+"""Fusion anchors: kernels that take the fused elementwise epilogue."""
 
 
-def fused(op: FusedOp, args: list[Tensor], out: Tensor) -> list[str]:
+def fused(op: FusedOp, args: list[Tensor], out: Tensor, unit: Unit) -> list[str]:
     body = op.ops
     (result,) = op.yielded.values
     anchors = [b for b in body if b.has_trait(FusionAnchor)]
     block_args = list(op.body.block.args)
+    header = [f"/* {op.name}: {', '.join(b.name for b in body)} */"]
     if not anchors:
-        return [f"/* {op.name}: {', '.join(b.name for b in body)} */"] + loop_nest(
-            out, args, scalar_body(body, block_args, result, out.ctype)
-        )
+        return header + loop_nest(out, args, scalar_body(body, block_args, result, out.ctype))
     (anchor,) = anchors
     epi = [b for b in body if b is not anchor]
     if any(not b.has_trait(Elementwise) for b in epi) or anchor.results[0].type != result.type:
@@ -50,24 +53,29 @@ def fused(op: FusedOp, args: list[Tensor], out: Tensor) -> list[str]:
     anchor_args = [by_arg[v] for v in anchor.operands]
     used = [a for a in block_args if any(a is o for b in epi for o in b.operands)]
     # epilogue ops that precede the anchor do not read it; all run per element
-    lines = [f"/* {op.name}: {', '.join(b.name for b in body)} */"]
-    lines += ANCHORS[anchor.name](
-        anchor, anchor_args, out, row_epilogue(epi, [by_arg[a] for a in used], used, anchor.results[0], result, out)
-    )
-    return lines
+    epilogue = FusedEpilogue(out, epi, [by_arg[a] for a in used], used, anchor.results[0], result)
+    return header + ANCHORS[anchor.name](anchor, anchor_args, out, epilogue, unit)
 
 
-def kernel_for(op: Operation) -> Callable[[Operation, list[Tensor], Tensor], list[str]]:
+def emit(op: Operation, args: list[Tensor], out: Tensor, unit: Unit) -> list[str]:
+    """The C statements computing `op` into `out`."""
     if isinstance(op, FusedOp):
-        return fused
+        return fused(op, args, out, unit)
     if op.name in ANCHORS:
-        return lambda op, args, out: ANCHORS[op.name](op, args, out, lambda row: [])
+        return [f"/* {op.name} */", *ANCHORS[op.name](op, args, out, FusedEpilogue(out), unit)]
     if op.name in SCALAR:
-        return elementwise
+        return elementwise(op, args, out)
     if op.name in KERNELS:
-        return KERNELS[op.name]
+        return KERNELS[op.name](op, args, out)
     supported = sorted([*SCALAR, *ANCHORS, *KERNELS, "hy.fused"])
     raise UnsupportedOpError(f"the C backend has no rule for {op.name} (supported: {', '.join(supported)})")
+
+
+def kernel_for(op: Operation) -> Callable[[Operation, list[Tensor], Tensor, Unit], list[str]]:
+    """The emitter of `op` (raises UnsupportedOpError naming the supported ops)."""
+    if isinstance(op, FusedOp) or op.name in ANCHORS or op.name in SCALAR or op.name in KERNELS:
+        return emit
+    return emit(op, [], None, None)  # raises
 
 
 KERNELS: dict[str, Callable[[Operation, list[Tensor], Tensor], list[str]]] = {

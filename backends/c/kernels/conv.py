@@ -1,4 +1,14 @@
-"""Convolution (a fusion anchor)."""
+"""Convolution (a fusion anchor).
+
+Float32 convolutions with constant weights run on the library GEMM, one
+call per group over the batch: output channels x pixels = weights x patches.
+The weights are packed at build time; the patches are packed per block by
+the library straight from the input (`HY_CONV`: no im2col buffer), and a
+1x1 stride-1 convolution reads its input as a plain matrix. When the plane
+is small against the tile (7x7 against 32 columns), the GEMM runs
+transposed (pixels x channels) and the library stores the tile transposed.
+Depthwise convolutions stay direct (`_depthwise_conv`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +16,13 @@ from dataclasses import dataclass, replace
 
 from xdsl.ir import Operation
 
-from hybridize.backends.c.epilogue import Epilogue
+from collections.abc import Callable
+
+import numpy as np
+
+from hybridize.backends.c.epilogue import FusedEpilogue
+from hybridize.backends.c.generate import Unit
+from hybridize.backends.c.pack import pack_a, pack_b
 from hybridize.backends.c.loops import Tensor
 
 # --- nn ops: convolution (an anchor) ---
@@ -71,7 +87,7 @@ def tap_range(out_size: int, in_size: int, stride: int, offset: int) -> tuple[in
     return lo, hi
 
 
-def conv2d_rows(op: Operation, args: list[Tensor], out: Tensor, epilogue: Epilogue) -> list[str]:
+def conv2d_rows(op: Operation, args: list[Tensor], out: Tensor, epilogue: Callable[[str], list[str]]) -> list[str]:
     x, w = args[0], args[1]
     bias = args[2].ptr if len(args) == 3 else None
     g = ConvGeometry.of(op, x, w, out)
@@ -82,7 +98,7 @@ def conv2d_rows(op: Operation, args: list[Tensor], out: Tensor, epilogue: Epilog
     return ["{", f"for (long b = 0; b < {x.shape[0]}; ++b) {{", *body, "}", "}"]
 
 
-def _conv_tiles(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: Epilogue) -> list[str]:
+def _conv_tiles(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: Callable[[str], list[str]]) -> list[str]:
     """The register-tiled conv (see above), one output row `i` of batch `b` at a time."""
     t = out.ctype
     og, cg = g.o // g.groups, g.c // g.groups
@@ -182,7 +198,7 @@ def _affine(var: str, scale: int, offset: int) -> str:
     return term if offset == 0 else f"{term} {'+' if offset > 0 else '-'} {abs(offset)}"
 
 
-def _depthwise_conv(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: Epilogue) -> list[str]:
+def _depthwise_conv(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: Callable[[str], list[str]]) -> list[str]:
     """One input channel per output channel: accumulate straight into the
     output row; where every tap of a kernel row is inside the input, the taps
     are unrolled into one expression (one store per output element)."""
@@ -215,3 +231,68 @@ def _depthwise_conv(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, ep
             if a < b:
                 lines.append(f"for (long j = {a}; j < {b}; ++j) yr[j] += wp[{q}] * xr[{_affine('j', g.sw, off)}];")
     return lines + ["}", *epilogue("r"), "}", "}"]
+
+
+def conv2d(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilogue, unit: Unit) -> list[str]:
+    x, w = args[0], args[1]
+    bias = args[2] if len(args) == 3 else None
+    if any(t.ctype != "float" for t in (out, *args)) or w.const is None:
+        return conv2d_rows(op, args, out, epilogue.rows)
+    g = ConvGeometry.of(op, x, w, out)
+    if g.c == g.groups and g.c > 1:
+        return conv2d_rows(op, args, out, epilogue.rows)
+    from hybridize.backends.c.kernels.gemm import Operand, sgemm_call, transposed_pays
+
+    _, mr, nr = unit.tile
+    og, cg = g.o // g.groups, g.c // g.groups
+    k = cg * g.kh * g.kw
+    plane = g.oh * g.ow
+    weights = w.const.reshape(g.groups, og, k)
+    image = g.c * g.h * g.w
+    pointwise = g.kh == g.kw == 1 and (g.sh, g.sw, g.ph, g.pw) == (1, 1, 0, 0)
+    prelude: tuple[str, ...] = ()
+    if not pointwise:
+        geometry = ", ".join(
+            str(v) for v in (cg, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw)
+        )
+        prelude = (f"static const hy_conv_geometry gg = {{ {geometry} }};",)
+    xg = f"{x.ptr} + gr * {cg * g.h * g.w}"
+    trans = transposed_pays(og, plane, unit)
+    if trans:  # pixels x channels: patches are A, weights B
+        panels = -(-og // nr) * nr * k
+        packed = unit.add_constant(np.concatenate([pack_b(wg.T, nr) for wg in weights]))
+        if pointwise:
+            a = Operand("HY_STRIDED", xg, "1", str(g.h * g.w), str(image))
+        else:
+            a = Operand("HY_CONV", xg, batch_stride=str(image), conv="&gg")
+        b = Operand("HY_PACKED", f"{packed} + gr * {panels}")
+        m, n = plane, og
+    else:
+        panels = -(-og // mr) * mr * k
+        packed = unit.add_constant(np.concatenate([pack_a(wg, mr) for wg in weights]))
+        a = Operand("HY_PACKED", f"{packed} + gr * {panels}")
+        if pointwise:
+            b = Operand("HY_STRIDED", xg, str(g.h * g.w), "1", str(image))
+        else:
+            b = Operand("HY_CONV", xg, batch_stride=str(image), conv="&gg")
+        m, n = og, plane
+    call = sgemm_call(
+        unit,
+        batch=x.shape[0],
+        m=m,
+        n=n,
+        k=k,
+        a=a,
+        b=b,
+        c=f"{out.ptr} + gr * {og * plane}",
+        ldc=plane,
+        c_batch_stride=g.o * plane,
+        trans=trans,
+        bias=f"{bias.ptr} + gr * {og}" if bias else None,
+        bias_rows=True,
+        epilogue=epilogue,
+        split=(1, 2),
+        row_base=f"gr * {og}",
+        prelude=prelude,
+    )
+    return [f"for (long gr = 0; gr < {g.groups}; ++gr) {{", *call, "}"]

@@ -1,14 +1,190 @@
-"""Linear and matmul kernels (fusion anchors)."""
+"""Linear and matmul (fusion anchors): float32 runs on the kernel library's
+GEMM (`library/gemm.c`) with constant weights packed at build time; other
+dtypes keep a generic row kernel.
+
+For `y = relu(x @ W.T + b)` with x of 1x512 the generated C is
+
+    {
+        const hy_operand ga = { HY_STRIDED, x0, 512, 1, 0, 0 };
+        const hy_operand gb = { HY_PACKED, ((const float *)consts[6]), 0, 0, 0, 0 };
+        const hy_epilogue ge = { c1, 0, HY_ACT_RELU, 0, 0, 0, 0, 0 };
+        const int rc = hy_sgemm(1, 1, 256, 512, &ga, &gb, v0, 0, 256, 0, &ge, hy_threads);
+        if (rc) return rc;
+    }
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from hybridize.backends.c.epilogue import Epilogue
+from hybridize.backends.c.epilogue import ACT_NONE, FusedEpilogue, flat_offset
+from hybridize.backends.c.generate import THREADS, Unit
 from hybridize.backends.c.loops import Tensor
+from hybridize.backends.c.pack import pack_a, pack_b
 from hybridize.backends.dims import Dim, broadcast_strides, contiguous_strides, index_expr, product
 from hybridize.ir.linalg import LinearOp, MatmulOp
 
-def linear_rows(op: LinearOp, args: list[Tensor], out: Tensor, epilogue: Epilogue) -> list[str]:
+DYNAMIC_ROWS_GUESS = 64
+"""Rows assumed for a dynamic batch when choosing a GEMM's orientation."""
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A `hy_operand` initializer: kind, pointer, strides, batch stride, conv geometry."""
+
+    kind: str
+    ptr: str
+    rs: str = "0"
+    cs: str = "0"
+    batch_stride: str = "0"
+    conv: str = "0"
+
+    def c(self) -> str:
+        return f"{{ {self.kind}, {self.ptr}, {self.rs}, {self.cs}, {self.batch_stride}, {self.conv} }}"
+
+
+def padded_work(m: int, n: int, mr: int, nr: int) -> int:
+    """Multiply-adds per k of an m x n GEMM computed in whole MR x NR tiles."""
+    return -(-m // mr) * mr * -(-n // nr) * nr
+
+
+def transposed_pays(m: int, n: int, unit: Unit) -> bool:
+    """Whether computing C^T = B^T A^T wastes clearly less of the tile than C = A B."""
+    _, mr, nr = unit.tile
+    return padded_work(n, m, mr, nr) < 0.93 * padded_work(m, n, mr, nr)
+
+
+def static_or(d: Dim, guess: int) -> int:
+    return int(d) if d.static else guess
+
+
+def sgemm_call(
+    unit: Unit,
+    *,
+    batch: Dim | str,
+    m: Dim | str,
+    n: Dim | str,
+    k: Dim | str,
+    a: Operand,
+    b: Operand,
+    c: str,
+    ldc: Dim | str,
+    c_batch_stride: Dim | str = "0",
+    trans: bool = False,
+    bias: str | None = None,
+    bias_rows: bool = False,
+    epilogue: FusedEpilogue,
+    split: tuple[int, int],
+    row_base: str = "0",
+    prelude: tuple[str, ...] = (),
+) -> list[str]:
+    """One `hy_sgemm` call with its operands and epilogue, in a block of its own."""
+    act = epilogue.activation()
+    tile, ctx = "0", None
+    if act is None:
+        act = (ACT_NONE, "0", "0")
+        tile, ctx = epilogue.tile_function(unit, split)
+    kind, lo, hi = act
+    lines = ["{", *prelude, f"const hy_operand ga = {a.c()};", f"const hy_operand gb = {b.c()};"]
+    if ctx is not None:
+        lines.append(f"const void *const ectx[] = {ctx};")
+    lines += [
+        f"const hy_epilogue ge = {{ {bias or '0'}, {int(bias_rows)}, {kind}, {lo}, {hi}, {tile}, "
+        f"{'ectx' if ctx else '0'}, {row_base} }};",
+        f"const int rc = hy_sgemm({batch}, {m}, {n}, {k}, &ga, &gb, {c}, {c_batch_stride}, {ldc}, {int(trans)}, "
+        f"&ge, {THREADS});",
+        "if (rc) return rc;",
+        "}",
+    ]
+    return lines
+
+
+def _f32(*tensors: Tensor) -> bool:
+    return all(t.ctype == "float" for t in tensors)
+
+
+def linear(op: LinearOp, args: list[Tensor], out: Tensor, epilogue: FusedEpilogue, unit: Unit) -> list[str]:
+    """y = x W^T + b over the last dim of x. Constant W is packed for the side
+    of the GEMM that wastes less of the tile: B (normal) or A (C^T = W x^T)."""
+    x, w = args[0], args[1]
+    bias = args[2] if len(args) == 3 else None
+    if not _f32(out, *args) or not w.shape[0].static or not w.shape[1].static:
+        return linear_rows(op, args, out, epilogue.rows)
+    n_out, k = int(w.shape[0]), int(w.shape[1])
+    rows = product(x.shape[:-1])
+    _, mr, nr = unit.tile
+    split = (0, max(len(out.shape) - 1, 0))
+    common = dict(k=k, c=out.ptr, ldc=n_out, bias=bias.ptr if bias else None, epilogue=epilogue, split=split, batch=1)
+    if w.const is not None:
+        weights = w.const.reshape(n_out, k)
+        if transposed_pays(static_or(rows, DYNAMIC_ROWS_GUESS), n_out, unit):
+            packed = unit.add_constant(pack_a(weights, mr))
+            return sgemm_call(
+                unit, m=n_out, n=rows, a=Operand("HY_PACKED", packed), b=Operand("HY_STRIDED", x.ptr, "1", str(k)),
+                trans=True, **common,
+            )
+        packed = unit.add_constant(pack_b(weights.T, nr))
+        return sgemm_call(
+            unit, m=rows, n=n_out, a=Operand("HY_STRIDED", x.ptr, str(k), "1"), b=Operand("HY_PACKED", packed), **common
+        )
+    return sgemm_call(
+        unit, m=rows, n=n_out, a=Operand("HY_STRIDED", x.ptr, str(k), "1"), b=Operand("HY_STRIDED", w.ptr, "1", str(k)),
+        **common,
+    )
+
+
+def matmul(op: MatmulOp, args: list[Tensor], out: Tensor, epilogue: FusedEpilogue, unit: Unit) -> list[str]:
+    """Batched a @ b on the library GEMM: one call over the flattened batch
+    when both operands walk it with one stride (equal or broadcast batch)."""
+    a, b = args
+    if not _f32(out, a, b) or len(a.shape) < 2 or len(b.shape) < 2:
+        return matmul_rows(op, args, out, epilogue.rows)
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    batch = list(out.shape[:-2])
+    sa, ok_a = flat_offset("bt", batch, broadcast_strides(a.shape[:-2], batch))
+    sb, ok_b = flat_offset("bt", batch, broadcast_strides(b.shape[:-2], batch))
+    if not (ok_a and ok_b):
+        return matmul_rows(op, args, out, epilogue.rows)
+    _, mr, nr = unit.tile
+
+    def stride_of(expr: str, size: Dim) -> str:
+        # flat_offset gives "0", "bt" or "bt * (s)": the batch stride in matrices
+        if expr == "0":
+            return "0"
+        s = "1" if expr == "bt" else expr.removeprefix("bt * ")
+        return f"({s}) * ({size})"
+
+    bsa, bsb = stride_of(sa, m * k), stride_of(sb, k * n)
+    split = (len(out.shape) - 2, len(out.shape) - 1)
+    common = dict(
+        batch=product(batch), k=k, c=out.ptr, ldc=n, c_batch_stride=m * n, epilogue=epilogue, split=split
+    )
+    if b.const is not None and bsb == "0" and n.static and k.static:
+        packed = unit.add_constant(pack_b(b.const.reshape(int(k), int(n)), nr))
+        return sgemm_call(
+            unit, m=m, n=n, a=Operand("HY_STRIDED", a.ptr, str(k), "1", bsa), b=Operand("HY_PACKED", packed), **common
+        )
+    if a.const is not None and bsa == "0" and m.static and k.static:
+        packed = unit.add_constant(pack_a(a.const.reshape(int(m), int(k)), mr))
+        return sgemm_call(
+            unit, m=m, n=n, a=Operand("HY_PACKED", packed), b=Operand("HY_STRIDED", b.ptr, str(n), "1", bsb), **common
+        )
+    if m.static and n.static and transposed_pays(int(m), int(n), unit):
+        return sgemm_call(
+            unit, m=n, n=m, a=Operand("HY_STRIDED", b.ptr, "1", str(n), bsb),
+            b=Operand("HY_STRIDED", a.ptr, "1", str(k), bsa), trans=True, **common,
+        )
+    return sgemm_call(
+        unit, m=m, n=n, a=Operand("HY_STRIDED", a.ptr, str(k), "1", bsa), b=Operand("HY_STRIDED", b.ptr, str(n), "1", bsb),
+        **common,
+    )
+
+
+# --- generic row kernels (float64 and integer GEMMs) ---
+
+
+def linear_rows(op: LinearOp, args: list[Tensor], out: Tensor, epilogue: Callable[[str], list[str]]) -> list[str]:
     x, w = args[0], args[1]
     bias = args[2].ptr if len(args) == 3 else None
     n_out, k_in = w.shape
@@ -46,7 +222,7 @@ def linear_rows(op: LinearOp, args: list[Tensor], out: Tensor, epilogue: Epilogu
     ]
 
 
-def matmul_rows(op: MatmulOp, args: list[Tensor], out: Tensor, epilogue: Epilogue) -> list[str]:
+def matmul_rows(op: MatmulOp, args: list[Tensor], out: Tensor, epilogue: Callable[[str], list[str]]) -> list[str]:
     a, b = args
     a2 = (Dim(1), *a.shape) if len(a.shape) == 1 else a.shape
     b2 = (*b.shape, Dim(1)) if len(b.shape) == 1 else b.shape

@@ -1,0 +1,504 @@
+/* GEMM in the BLIS/GotoBLAS anatomy: blocks of B (KC x NC) and of A (MC x KC)
+ * packed into panels the micro-kernel streams, an MR x NR register tile, bias
+ * and activation applied to the tile in registers before it is stored, then
+ * the generated epilogue called on the stored tile while it is in L1.
+ *
+ *   for jc in N by NC:            B block -> packed NR-column panels (or pre-packed weights)
+ *     for pc in K by KC:
+ *       for ic in M by MC:        A block -> packed MR-row panels (or pre-packed weights)
+ *         for jr in NC by NR:     one B panel stays in L1
+ *           for ir in MC by MR:   micro-kernel: tile += A panel * B panel
+ *
+ * Threads split the tile grid (or the batch) once per call; each thread packs
+ * what it reads into its own workspace. Nothing returns from inside the
+ * parallel region: errors are collected and returned after it. */
+#include "hy_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define VL (HY_VB / 4)
+#define MR HY_MR
+#define NR HY_NR
+#define NV (NR / VL)
+
+#if NR % VL != 0
+#error "HY_NR must be a multiple of the vector length"
+#endif
+
+#ifndef HY_KC
+#define HY_KC 256
+#endif
+#ifndef HY_MC
+#define HY_MC (MR * 16)
+#endif
+#ifndef HY_NC
+#define HY_NC (NR * 32)
+#endif
+
+typedef float vf __attribute__((vector_size(HY_VB)));
+typedef float vfu __attribute__((vector_size(HY_VB), aligned(4)));
+typedef int vi __attribute__((vector_size(HY_VB)));
+
+static inline long min_l(long a, long b) { return a < b ? a : b; }
+
+void hy_kernel_config(int *vector_bytes, int *mr, int *nr)
+{
+    *vector_bytes = HY_VB;
+    *mr = MR;
+    *nr = NR;
+}
+
+/* --- per-thread workspace for packed blocks --- */
+
+static __thread float *ws_ptr;
+static __thread size_t ws_floats;
+
+static float *workspace(size_t floats)
+{
+    if (ws_floats < floats) {
+        free(ws_ptr);
+        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+        ws_ptr = aligned_alloc(64, bytes);
+        ws_floats = ws_ptr ? floats : 0;
+    }
+    return ws_ptr;
+}
+
+/* --- packing --- */
+
+/* Append `count` values (src[t*stride], or zeros when src is NULL) to panels
+ * of width w: the cursor is at lane *lane of the panel row *dst. */
+static inline void put_run(float **dst, long *lane, long w, long panel_stride, const float *src, long stride, long count)
+{
+    while (count > 0) {
+        long m = min_l(count, w - *lane);
+        float *d = *dst + *lane;
+        if (!src) {
+            for (long t = 0; t < m; ++t) d[t] = 0;
+        } else if (stride == 1) {
+#pragma omp simd
+            for (long t = 0; t < m; ++t) d[t] = src[t];
+            src += m;
+        } else {
+            for (long t = 0; t < m; ++t) d[t] = src[t * stride];
+            src += m * stride;
+        }
+        count -= m;
+        *lane += m;
+        if (*lane == w) {
+            *lane = 0;
+            *dst += panel_stride;
+        }
+    }
+}
+
+/* Pixels [p0, p0+np) of the patch rows [k0, k0+kc) of one image into panels
+ * of width w: out[panel][kk][lane], zero lanes past np. */
+static void pack_conv(const hy_conv_geometry *g, const float *x, long k0, long kc, long p0, long np, long w, float *out)
+{
+    const long panel_stride = kc * w;
+    const long padded = (np + w - 1) / w * w;
+    for (long kk = 0; kk < kc; ++kk) {
+        const long k = k0 + kk;
+        const long q = k % g->kw, r = (k / g->kw) % g->kh, ch = k / (g->kw * g->kh);
+        const float *xc = x + ch * g->h * g->w;
+        float *dst = out + kk * w;
+        long lane = 0;
+        long oi = p0 / g->ow, oj = p0 % g->ow, left = np;
+        const long dq = q * g->dw - g->pw;
+        /* output columns j with 0 <= j*sw + dq < w */
+        long jlo = dq >= 0 ? 0 : (-dq + g->sw - 1) / g->sw;
+        long jhi = g->w - dq <= 0 ? 0 : (g->w - dq + g->sw - 1) / g->sw;
+        if (jlo > g->ow) jlo = g->ow;
+        if (jhi > g->ow) jhi = g->ow;
+        if (jhi < jlo) jhi = jlo;
+        while (left > 0) {
+            const long run = min_l(g->ow - oj, left);
+            const long end = oj + run;
+            const long ih = oi * g->sh - g->ph + r * g->dh;
+            if (ih < 0 || ih >= g->h) {
+                put_run(&dst, &lane, w, panel_stride, NULL, 0, run);
+            } else {
+                const float *xr = xc + ih * g->w;
+                /* zeros left of the input, the input's columns, zeros right of it */
+                const long a = jlo < oj ? oj : (jlo > end ? end : jlo);
+                const long b = jhi < a ? a : (jhi > end ? end : jhi);
+                put_run(&dst, &lane, w, panel_stride, NULL, 0, a - oj);
+                if (b > a) put_run(&dst, &lane, w, panel_stride, xr + a * g->sw + dq, g->sw, b - a);
+                put_run(&dst, &lane, w, panel_stride, NULL, 0, end - b);
+            }
+            left -= run;
+            oi += 1;
+            oj = 0;
+        }
+        put_run(&dst, &lane, w, panel_stride, NULL, 0, padded - np);
+    }
+}
+
+/* Rows [i0, i0+mc) x columns [k0, k0+kc) of A into MR-row panels. */
+static void pack_a(const hy_operand *a, long b, long i0, long mc, long k0, long kc, float *out)
+{
+    if (a->kind == HY_CONV) {
+        pack_conv(a->conv, a->ptr + b * a->batch_stride, k0, kc, i0, mc, MR, out);
+        return;
+    }
+    const float *base = a->ptr + b * a->batch_stride;
+    for (long ip = 0; ip < mc; ip += MR) {
+        const long mr = min_l(MR, mc - ip);
+        float *dst = out + ip * kc;
+        if (a->cs == 1) {
+            for (long r = 0; r < mr; ++r) {
+                const float *src = base + (i0 + ip + r) * a->rs + k0;
+                for (long kk = 0; kk < kc; ++kk) dst[kk * MR + r] = src[kk];
+            }
+        } else {
+            for (long kk = 0; kk < kc; ++kk) {
+                const float *src = base + (i0 + ip) * a->rs + (k0 + kk) * a->cs;
+                for (long r = 0; r < mr; ++r) dst[kk * MR + r] = src[r * a->rs];
+            }
+        }
+        for (long r = mr; r < MR; ++r)
+            for (long kk = 0; kk < kc; ++kk) dst[kk * MR + r] = 0;
+    }
+}
+
+/* Rows [k0, k0+kc) x columns [j0, j0+nc) of B into NR-column panels. */
+static void pack_b(const hy_operand *bo, long b, long k0, long kc, long j0, long nc, float *out)
+{
+    if (bo->kind == HY_CONV) {
+        pack_conv(bo->conv, bo->ptr + b * bo->batch_stride, k0, kc, j0, nc, NR, out);
+        return;
+    }
+    const float *base = bo->ptr + b * bo->batch_stride;
+    for (long jp = 0; jp < nc; jp += NR) {
+        const long nr = min_l(NR, nc - jp);
+        float *dst = out + jp * kc;
+        if (bo->cs == 1) {
+            for (long kk = 0; kk < kc; ++kk) {
+                const float *src = base + (k0 + kk) * bo->rs + j0 + jp;
+                float *d = dst + kk * NR;
+#pragma omp simd
+                for (long j = 0; j < nr; ++j) d[j] = src[j];
+                for (long j = nr; j < NR; ++j) d[j] = 0;
+            }
+        } else {
+            for (long j = 0; j < nr; ++j) {
+                const float *src = base + k0 * bo->rs + (j0 + jp + j) * bo->cs;
+                for (long kk = 0; kk < kc; ++kk) dst[kk * NR + j] = src[kk * bo->rs];
+            }
+            for (long kk = 0; kk < kc; ++kk)
+                for (long j = nr; j < NR; ++j) dst[kk * NR + j] = 0;
+        }
+    }
+}
+
+/* --- the micro-kernel --- */
+
+typedef struct tile_epilogue {
+    const float *bias_i;  /* per tile row (NULL: none), already offset to the tile */
+    const float *bias_j;  /* per tile column */
+    int act;
+    float lo, hi;
+} tile_epilogue;
+
+static inline vf vsel(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
+
+static inline vf act_v(vf x, const tile_epilogue *e)
+{
+    if (e->act == HY_ACT_RELU) {
+        const vf zero = {0};
+        return vsel(x < zero, zero, x); /* NaN stays NaN, like the scalar rule */
+    }
+    if (e->act == HY_ACT_CLAMP) {
+        const vf lo = (vf){0} + e->lo, hi = (vf){0} + e->hi;
+        x = vsel(x < lo, lo, x);
+        return vsel(x > hi, hi, x);
+    }
+    return x;
+}
+
+static inline float act_s(float x, const tile_epilogue *e)
+{
+    if (e->act == HY_ACT_RELU) return x < 0 ? 0 : x;
+    if (e->act == HY_ACT_CLAMP) {
+        x = x < e->lo ? e->lo : x;
+        return x > e->hi ? e->hi : x;
+    }
+    return x;
+}
+
+/* tile (mr x nr of MR x NR) = A panel * B panel over kc; C (+)= tile.
+ * Small tiles split k over several accumulator sets so enough FMAs are in
+ * flight to hide their latency. */
+static inline __attribute__((always_inline)) void ukernel(const int mr, long kc, const float *restrict a,
+                                                          const float *restrict b, float *restrict c, long rs,
+                                                          long cs, long nr, int first, int last,
+                                                          const tile_epilogue *e)
+{
+    enum { U_MAX = 4 };
+    if (cs == 1)  /* the tile's rows arrive while the k loop runs */
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i) {
+            __builtin_prefetch(c + i * rs, 1);
+            __builtin_prefetch(c + i * rs + NR - 1, 1);
+        }
+    const int u_sets = mr * NV >= 8 ? 1 : (mr * NV >= 4 ? 2 : 4);
+    vf acc[U_MAX][MR][NV];
+#pragma GCC unroll 4
+    for (int u = 0; u < u_sets; ++u)
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[u][i][v] = (vf){0};
+    long k = 0;
+    for (; k + u_sets <= kc; k += u_sets) {
+#pragma GCC unroll 4
+        for (int u = 0; u < u_sets; ++u) {
+            const float *bk = b + (k + u) * NR;
+            const float *ak = a + (k + u) * MR;
+            vf bv[NV];
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) bv[v] = *(const vf *)(bk + v * VL);
+#pragma GCC unroll 16
+            for (int i = 0; i < mr; ++i) {
+                const float av = ak[i];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v) acc[u][i][v] += bv[v] * av;
+            }
+        }
+    }
+    for (; k < kc; ++k) {
+        const float *bk = b + k * NR;
+        const float *ak = a + k * MR;
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[0][i][v] += *(const vf *)(bk + v * VL) * ak[i];
+    }
+#pragma GCC unroll 4
+    for (int u = 1; u < u_sets; ++u)
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[0][i][v] += acc[u][i][v];
+
+    if (cs == 1 && nr == NR) {
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i) {
+            float *ci = c + i * rs;
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) {
+                vf x = acc[0][i][v];
+                if (!first) x += *(const vfu *)(ci + v * VL);
+                if (last) {
+                    if (e->bias_i) x += e->bias_i[i];
+                    if (e->bias_j) x += *(const vfu *)(e->bias_j + v * VL);
+                    x = act_v(x, e);
+                }
+                *(vfu *)(ci + v * VL) = x;
+            }
+        }
+        return;
+    }
+    float t[MR][NR] __attribute__((aligned(64)));
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) *(vf *)(&t[i][v * VL]) = acc[0][i][v];
+    for (int i = 0; i < mr; ++i)
+        for (long j = 0; j < nr; ++j) {
+            float *cij = c + i * rs + j * cs;
+            float x = t[i][j];
+            if (!first) x += *cij;
+            if (last) {
+                if (e->bias_i) x += e->bias_i[i];
+                if (e->bias_j) x += e->bias_j[j];
+                x = act_s(x, e);
+            }
+            *cij = x;
+        }
+}
+
+#define HY_UK_CASE(M)                                                          \
+    case M:                                                                    \
+        ukernel(M < MR ? M : MR, kc, a, b, c, rs, cs, nr, first, last, e);   \
+        break;
+
+static void ukernel_mr(long mr, long kc, const float *a, const float *b, float *c, long rs, long cs, long nr, int first,
+                       int last, const tile_epilogue *e)
+{
+    switch (mr) {
+        HY_UK_CASE(1)
+        HY_UK_CASE(2)
+        HY_UK_CASE(3)
+        HY_UK_CASE(4)
+#if MR > 4
+        HY_UK_CASE(5)
+        HY_UK_CASE(6)
+#endif
+#if MR > 6
+        HY_UK_CASE(7)
+        HY_UK_CASE(8)
+#endif
+#if MR > 8
+#error "extend ukernel_mr for HY_MR > 8"
+#endif
+    default:
+        break;
+    }
+}
+
+/* --- the driver --- */
+
+typedef struct gemm_call {
+    long m, n, k;
+    const hy_operand *a, *b;
+    float *c;
+    long cbs, ldc;
+    int trans;
+    const hy_epilogue *epi;
+} gemm_call;
+
+/* Rows [i_lo, i_hi) and columns [j_lo, j_hi) of batch element bt. */
+static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_lo, long j_hi)
+{
+    const long k = g->k;
+    const long nblocks = (k + HY_KC - 1) / HY_KC;
+    const long kc_max = (k + nblocks - 1) / nblocks;
+    const int pack_a_needed = g->a->kind != HY_PACKED, pack_b_needed = g->b->kind != HY_PACKED;
+    float *ws = NULL, *wa = NULL, *wb = NULL;
+    if (pack_a_needed || pack_b_needed) {
+        const size_t na = pack_a_needed ? (size_t)(HY_MC + MR) * kc_max : 0;
+        const size_t nb = pack_b_needed ? (size_t)(HY_NC + NR) * kc_max : 0;
+        ws = workspace(na + nb);
+        if (!ws) return HY_ERR_NOMEM;
+        wa = ws;
+        wb = ws + ((na + 15) & ~(size_t)15);
+    }
+    float *c = g->c + bt * g->cbs;
+    const long rs = g->trans ? 1 : g->ldc, cs = g->trans ? g->ldc : 1;
+    const hy_epilogue *epi = g->epi;
+    const int bias_on_i = epi && epi->bias && (epi->bias_rows != g->trans);
+    const int bias_on_j = epi && epi->bias && !bias_on_i;
+    for (long jc = j_lo; jc < j_hi; jc += HY_NC) {
+        const long nc = min_l(HY_NC, j_hi - jc);
+        for (long pc = 0; pc < k; pc += kc_max) {
+            const long kc = min_l(kc_max, k - pc);
+            const int first = pc == 0, last = pc + kc == k;
+            const float *pb;
+            long pb_stride;
+            if (pack_b_needed) {
+                pack_b(g->b, bt, pc, kc, jc, nc, wb);
+                pb = wb;
+                pb_stride = kc * NR;
+            } else {
+                pb = g->b->ptr + bt * g->b->batch_stride + (jc / NR) * k * NR + pc * NR;
+                pb_stride = k * NR;
+            }
+            for (long ic = i_lo; ic < i_hi; ic += HY_MC) {
+                const long mc = min_l(HY_MC, i_hi - ic);
+                const float *pa;
+                long pa_stride;
+                if (pack_a_needed) {
+                    pack_a(g->a, bt, ic, mc, pc, kc, wa);
+                    pa = wa;
+                    pa_stride = kc * MR;
+                } else {
+                    pa = g->a->ptr + bt * g->a->batch_stride + (ic / MR) * k * MR + pc * MR;
+                    pa_stride = k * MR;
+                }
+                for (long jr = 0; jr < nc; jr += NR) {
+                    const long nr = min_l(NR, nc - jr);
+                    const float *bp = pb + (jr / NR) * pb_stride;
+                    for (long ir = 0; ir < mc; ir += MR) {
+                        const long mr = min_l(MR, mc - ir);
+                        const long i0 = ic + ir, j0 = jc + jr;
+                        tile_epilogue te = {0};
+                        if (epi) {
+                            te.bias_i = bias_on_i ? epi->bias + i0 : NULL;
+                            te.bias_j = bias_on_j ? epi->bias + j0 : NULL;
+                            te.act = epi->act;
+                            te.lo = epi->lo;
+                            te.hi = epi->hi;
+                        }
+                        float *ct = c + i0 * rs + j0 * cs;
+                        ukernel_mr(mr, kc, pa + (ir / MR) * pa_stride, bp, ct, rs, cs, nr, first, last, &te);
+                        if (last && epi && epi->tile) {
+                            if (g->trans) epi->tile(epi->ctx, bt, j0 + epi->row_base, i0, nr, mr, ct, g->ldc);
+                            else epi->tile(epi->ctx, bt, i0 + epi->row_base, j0, mr, nr, ct, g->ldc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return HY_OK;
+}
+
+/* K = 0: C = bias and activation of zero, then the epilogue. */
+static void gemm_empty(const gemm_call *g, long bt)
+{
+    float *c = g->c + bt * g->cbs;
+    const long rows = g->trans ? g->n : g->m, cols = g->trans ? g->m : g->n;
+    const hy_epilogue *e = g->epi;
+    tile_epilogue te = {0};
+    if (e) {
+        te.act = e->act;
+        te.lo = e->lo;
+        te.hi = e->hi;
+    }
+    for (long r = 0; r < rows; ++r)
+        for (long j = 0; j < cols; ++j) {
+            float x = 0;
+            if (e && e->bias) x = e->bias_rows ? e->bias[r] : e->bias[j];
+            c[r * g->ldc + j] = act_s(x, &te);
+        }
+    if (e && e->tile) e->tile(e->ctx, bt, e->row_base, 0, rows, cols, c, g->ldc);
+}
+
+int hy_sgemm(long batch, long m, long n, long k, const hy_operand *a, const hy_operand *b, float *c,
+             long c_batch_stride, long ldc, int c_trans, const hy_epilogue *epi, int threads)
+{
+    if (batch <= 0 || m <= 0 || n <= 0) return HY_OK;
+    gemm_call g = {m, n, k, a, b, c, c_batch_stride, ldc, c_trans, epi};
+    if (k <= 0) {
+        for (long bt = 0; bt < batch; ++bt) gemm_empty(&g, bt);
+        return HY_OK;
+    }
+    int nt = threads < 1 ? 1 : threads;
+    if ((double)batch * m * n * k < (double)HY_PARALLEL_MIN_MACS) nt = 1;
+    const long mp = (m + MR - 1) / MR, np = (n + NR - 1) / NR;
+    if (nt > 1 && batch < nt && mp * np < 2) nt = 1;
+    int err = 0;
+    if (nt == 1) {
+        for (long bt = 0; bt < batch; ++bt) err |= gemm_part(&g, bt, 0, m, 0, n);
+        return err;
+    }
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+#ifdef _OPENMP
+        const long t = omp_get_thread_num(), tn = omp_get_num_threads();
+#else
+        const long t = 0, tn = 1;
+#endif
+        if (batch >= tn) {
+            for (long bt = t; bt < batch; bt += tn) err |= gemm_part(&g, bt, 0, m, 0, n);
+        } else {
+            /* split the longer side of the tile grid into tn panel-aligned ranges */
+            for (long bt = 0; bt < batch; ++bt) {
+                if (np >= mp) {
+                    const long lo = np * t / tn * NR, hi = min_l(np * (t + 1) / tn * NR, n);
+                    if (lo < hi) err |= gemm_part(&g, bt, 0, m, lo, hi);
+                } else {
+                    const long lo = mp * t / tn * MR, hi = min_l(mp * (t + 1) / tn * MR, m);
+                    if (lo < hi) err |= gemm_part(&g, bt, lo, hi, 0, n);
+                }
+            }
+        }
+    }
+    return err;
+}

@@ -1,0 +1,93 @@
+/* hybridize kernel library: the shared kernels generated model code calls.
+ *
+ * Compiled once per machine, compiler and flags (see backends/c/build.py) and
+ * linked into every model. The register tile (HY_MR x HY_NR floats) and the
+ * vector width (HY_VB bytes) are chosen in backends/c/isa.py from the CPU's
+ * features and passed with -D, so the packed weights the Python side writes
+ * and the kernels that read them always agree; the defaults below serve a
+ * standalone build with no flags.
+ *
+ * GEMM: C = A * B (+ bias, activation, tile callback), per batch element:
+ *
+ *     hy_operand a = { HY_STRIDED, x, .rs = 512, .cs = 1 };    A[i][k] = x[i*512 + k]
+ *     hy_operand b = { HY_PACKED, packed_w };                   B in NR-column panels
+ *     hy_epilogue e = { .bias = bias, .act = HY_ACT_RELU };
+ *     hy_sgemm(1, m, n, k, &a, &b, y, 0, n, 0, &e, threads);
+ */
+#ifndef HY_KERNELS_H
+#define HY_KERNELS_H
+
+#ifndef HY_VB
+#if defined(__AVX512F__)
+#define HY_VB 64
+#define HY_MR 8
+#define HY_NR 32
+#elif defined(__AVX__)
+#define HY_VB 32
+#define HY_MR 6
+#define HY_NR 16
+#else
+#define HY_VB 16
+#define HY_MR 6
+#define HY_NR 8
+#endif
+#endif
+
+#define HY_OK 0
+#define HY_ERR_INDEX 1
+#define HY_ERR_NOMEM 2
+
+/* An operand of a GEMM, as the packing routines read it. */
+enum hy_operand_kind {
+    HY_PACKED = 0,  /* pre-packed at build time: A in MR-row panels, B in NR-column panels, K-major */
+    HY_STRIDED = 1, /* A[i][k] = ptr[i*rs + k*cs] (B[k][j] = ptr[k*rs + j*cs]) */
+    HY_CONV = 2,    /* the patches of one image: B[k][p] (or A[p][k]) = x[c][oh*sh-ph+r*dh][ow*sw-pw+q*dw] */
+};
+
+typedef struct hy_conv_geometry {
+    long c, h, w;   /* input channels (of this group), height, width */
+    long kh, kw;    /* kernel; k = (c * kh + r) * kw + q */
+    long oh, ow;    /* output plane; pixel p = i * ow + j */
+    long sh, sw, ph, pw, dh, dw;
+} hy_conv_geometry;
+
+typedef struct hy_operand {
+    int kind;
+    const float *ptr;
+    long rs, cs;               /* HY_STRIDED element strides */
+    long batch_stride;         /* floats between batch elements (0: shared, e.g. weights) */
+    const hy_conv_geometry *conv;
+} hy_operand;
+
+enum hy_activation { HY_ACT_NONE = 0, HY_ACT_RELU = 1, HY_ACT_CLAMP = 2 };
+
+/* A tile of the stored result is finished: rows [row0, row0+rows) and columns
+ * [col0, col0+cols) of batch element `batch`, at `c` with row stride `ldc`.
+ * Generated code applies the fused elementwise epilogue here, while the tile
+ * is in L1. `ctx` is the table of tensors the epilogue reads. */
+typedef void (*hy_tile_fn)(const void *const *ctx, long batch, long row0, long col0, long rows, long cols,
+                           float *c, long ldc);
+
+typedef struct hy_epilogue {
+    const float *bias;     /* NULL, or one value per column of the stored result (per row if bias_rows) */
+    int bias_rows;
+    int act;               /* applied in registers after the bias */
+    float lo, hi;          /* HY_ACT_CLAMP bounds */
+    hy_tile_fn tile;       /* NULL, or called on each finished tile after bias and act */
+    const void *const *ctx;
+    long row_base;         /* added to the row numbers `tile` is given (a group's first channel) */
+} hy_epilogue;
+
+/* C_b = A_b * B_b for b < batch: A is m x k, B is k x n. The result is stored
+ * at c + b*c_batch_stride with row stride ldc, transposed when c_trans (C[i][j]
+ * at j*ldc + i: the stored result is n x m). Returns HY_OK or HY_ERR_NOMEM. */
+int hy_sgemm(long batch, long m, long n, long k, const hy_operand *a, const hy_operand *b, float *c,
+             long c_batch_stride, long ldc, int c_trans, const hy_epilogue *epi, int threads);
+
+/* The tile this library was built with (backends/c/build.py checks it). */
+void hy_kernel_config(int *vector_bytes, int *mr, int *nr);
+
+/* Work below this many multiply-adds runs on one thread. */
+#define HY_PARALLEL_MIN_MACS (1L << 18)
+
+#endif

@@ -1,0 +1,52 @@
+"""Weights packed at build time into the panel layout the GEMM micro-kernel
+reads (see `library/gemm.c`): the NumPy side of the library's contract.
+
+    A (m x k) -> ceil(m / MR) panels of k rows of MR values   (pack_a)
+    B (k x n) -> ceil(n / NR) panels of k rows of NR values   (pack_b)
+
+Lanes past the matrix edge are zero, so the kernel always computes whole
+tiles. Arrays are 64-byte aligned so vector loads never split a cache line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def aligned_empty(count: int, dtype=np.float32, align: int = 64) -> np.ndarray:
+    """A 1-D array of `count` items whose data starts on an `align`-byte boundary."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.empty(count * itemsize + align, np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start : start + count * itemsize].view(dtype)
+
+
+def _panels(matrix: np.ndarray, width: int) -> np.ndarray:
+    """Rows of `matrix` (r x k) grouped `width` at a time: out[p, kk, lane] = matrix[p*width + lane, kk]."""
+    r, k = matrix.shape
+    count = -(-r // width)
+    out = aligned_empty(count * k * width).reshape(count, k, width)
+    padded = np.zeros((count * width, k), np.float32)
+    padded[:r] = matrix
+    out[...] = padded.reshape(count, width, k).transpose(0, 2, 1)
+    return out.reshape(-1)
+
+
+def pack_a(a: np.ndarray, mr: int) -> np.ndarray:
+    """A (m x k) in MR-row panels."""
+    return _panels(np.asarray(a, np.float32), mr)
+
+
+def pack_b(b: np.ndarray, nr: int) -> np.ndarray:
+    """B (k x n) in NR-column panels."""
+    return _panels(np.asarray(b, np.float32).T, nr)
+
+
+def aligned(array: np.ndarray, align: int = 64) -> np.ndarray:
+    """`array` as a C-contiguous array whose data is `align`-byte aligned (copied only when needed)."""
+    array = np.asarray(array, order="C")
+    if array.ctypes.data % align == 0 and array.flags.c_contiguous:
+        return array
+    out = aligned_empty(array.size, array.dtype, align).reshape(array.shape)
+    out[...] = array
+    return out
