@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 MXVENV := .venv-mxnet
 MXPY := $(MXVENV)/bin/python
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ demo: $(VENV) $(SYSTEM_DEPS)
 test: $(VENV) $(MXVENV) $(SYSTEM_DEPS)
 	$(MXPY) -m pytest -q -m mxnet
 	$(PY) -m pytest -q
+
+# Mutation and differential fuzzing (tools/fuzzing.py); FUZZ_BUDGET in seconds.
+FUZZ_BUDGET ?= 600
+fuzz: $(VENV)
+	$(PY) -m hybridize.tools.fuzz --budget $(FUZZ_BUDGET) --out build/fuzz
 
 bench: $(VENV)
 	$(PY) -m hybridize.tools.bench

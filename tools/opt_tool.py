@@ -51,6 +51,7 @@ class OptTool(xDSLOptMain):
             module = parser.parse_module(not self.args.no_implicit_module)
             if not self.args.disable_verify:
                 verify_located(module, parser.op_starts, self._line_offset, limits)
+            self._op_starts = parser.op_starts
             return module
 
         self.available_frontends["mlir"] = parse_mlir
@@ -116,6 +117,15 @@ class OptTool(xDSLOptMain):
         )
 
     _line_offset = 0
+    _op_starts: dict = {}
+
+    def _locate(self, op, message: str) -> str:
+        """`file:line:col: message` at `op` if it was parsed, else at the file's first op."""
+        span = self._op_starts.get(op) or next(iter(self._op_starts.values()), None)
+        if span is None:
+            return f"{self.get_input_name()}:1:1: {message}"
+        loc = span.get_location()
+        return f"{loc.file}:{loc.line + self._line_offset}:{loc.col}: {message}"
 
     def parse_chunk(self, chunk, file_extension, start_offset=0):
         self._line_offset = start_offset  # so split-input-file errors name file lines
@@ -133,7 +143,11 @@ class OptTool(xDSLOptMain):
 
         def target(backend: str):
             def emit(module: ModuleOp, out: IO[str]) -> None:
-                out.write(generate_source(module, backend))
+                try:
+                    source = generate_source(module, backend)
+                except (ValueError, NotImplementedError, VerifyException) as e:
+                    raise IRVerifyError(self._locate(getattr(e, "op", None), _message(e))) from None
+                out.write(source)
 
             return emit
 
