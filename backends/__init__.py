@@ -27,7 +27,7 @@ def generate_source(module: ModuleOp, backend: str) -> str:
     return source if isinstance(source, str) else source.text
 
 
-def _prepare(module: ModuleOp, backend: str):
+def _prepare(module: ModuleOp, backend: str, profile: bool = False):
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     module.verify()
@@ -43,7 +43,7 @@ def _prepare(module: ModuleOp, backend: str):
         from hybridize.backends import c
 
         prog = lower(module)
-        return prog, c.generate(prog), module
+        return prog, c.generate(prog, profile=profile), module
     from hybridize.backends import numpy as np_backend
 
     prog = lower(module)
@@ -73,6 +73,7 @@ def build(
     threads: int | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    profile: bool = False,
 ) -> CompiledModel:
     """Generate code for `module`'s @forward and return a callable running it.
 
@@ -80,9 +81,10 @@ def build(
     `OMP_NUM_THREADS` if set, else the machine's cores; small ops always run
     on one), `cache_dir` for compiled code (default
     `$XDG_CACHE_HOME/hybridize/c`), `progress` for the stderr line a cold
-    build prints (it also goes to the `hybridize.backends.c` logger).
+    build prints (it also goes to the `hybridize.backends.c` logger),
+    `profile` to time every step (`model.profile()` then lists them).
     """
-    prog, source, module = _prepare(module, backend)
+    prog, source, module = _prepare(module, backend, profile=profile)
     if backend == "numpy":
         from hybridize.backends import numpy as np_backend
         from hybridize.backends.runtime import numpy_runner
@@ -95,12 +97,16 @@ def build(
     from hybridize.backends.runtime import c_runner
 
     n_ops = sum(1 for _ in prog.steps)
-    ffi, lib = compile_module(
-        source.text, c.declaration(prog), cache_dir=cache_dir, what=f"a model of {n_ops} ops", progress=progress
-    )
+    cdef = c.declaration(prog)
+    if profile:
+        cdef += f"\nvoid {c.PROFILE_FUNCTION}(double *seconds);"
+    ffi, lib = compile_module(source.text, cdef, cache_dir=cache_dir, what=f"a model of {n_ops} ops", progress=progress)
     threads = default_threads() if threads is None else max(1, int(threads))
     run = c_runner(prog, ffi, lib, source.constants, source.text, threads)
-    return CompiledModel(prog, backend, run, source.text, module)
+    model = CompiledModel(prog, backend, run, source.text, module)
+    if profile:
+        model._profile = (ffi, getattr(lib, c.PROFILE_FUNCTION), source.profiled)
+    return model
 
 
 __all__ = ["BACKENDS", "CompiledModel", "UnsupportedOpError", "build", "default_threads", "generate_source"]

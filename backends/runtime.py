@@ -90,6 +90,17 @@ class CompiledModel:
             outs = tuple(make(o, dtype=o.dtype) for o in outs)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
+    _profile = None
+
+    def profile(self) -> list[tuple[str, float]]:
+        """With `build(..., profile=True)`: (step, seconds) spent in each step since the last call, slowest first."""
+        if self._profile is None:
+            raise ValueError("profile() needs a model built with build(..., profile=True) (C backend)")
+        ffi, fn, names = self._profile
+        buf = ffi.new("double[]", max(len(names), 1))
+        fn(buf)
+        return sorted(((n, buf[i]) for i, n in enumerate(names)), key=lambda p: -p[1])
+
     def __repr__(self) -> str:
         from hybridize.ir.attributes import affine_text
 

@@ -1,74 +1,223 @@
-"""`make bench`: hybridize against PyTorch eager, measured in the same run.
+"""`make bench`: hybridize's C backend against the peers, measured in one run.
 
-For each model of `hybridize.tools.zoo`: eager PyTorch, the NumPy backend
-and the C backend, best-of-5 mean time per call at batch 1 (and a larger
-batch through one dynamic-batch build), with the ratio eager/compiled, plus
-the arena the memory plan needs against no reuse. Tests check correctness;
-this prints speed.
+For each row of `hybridize.tools.zoo.BENCH` (issue 7's table), at 1 and 2
+threads: eager PyTorch, ONNX Runtime (the model exported with
+`torch.onnx.export`), hybridize's NumPy and C backends, as the median
+microseconds per call, with the ratio C / ONNX Runtime and the C backend's
+GFLOP/s against the machine's FMA peak (measured first by a small C loop).
+Then the cold and warm C build time of every model, each in a fresh process.
+Benchmarks print; tests never time anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+import warnings
+from contextlib import nullcontext
+from pathlib import Path
 
 
-def per_call_us(fn, args, calls: int, repeats: int = 5) -> float:
+def median_us(fn, args, budget: float = 0.6, min_calls: int = 5, max_calls: int = 2000) -> float:
+    """Median wall time of one call, over as many calls as fit in `budget` seconds."""
     fn(*args)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn(*args)
-        best = min(best, time.perf_counter() - start)
-    return best / calls * 1e6
+    fn(*args)
+    times = []
+    end = time.perf_counter() + budget
+    while len(times) < max_calls and (len(times) < min_calls or time.perf_counter() < end):
+        t0 = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e6
+
+
+def fma_peak() -> float:
+    """The single-thread FMA peak in GFLOP/s (best of five short runs of the library's probe)."""
+    from hybridize.backends.c.build import compile_module
+
+    _, lib = compile_module(
+        '#include "hy_kernels.h"\n', "double hy_fma_peak_gflops(long iterations);", what="the FMA probe"
+    )
+    return max(lib.hy_fma_peak_gflops(20_000_000) for _ in range(5))
+
+
+def onnx_session_maker(model, inputs):
+    """Export once; returns threads -> (ONNX Runtime session run function)."""
+    import onnxruntime as ort
+    import torch
+
+    data = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            program = torch.onnx.export(model, tuple(inputs), dynamo=True, verbose=False)
+            data = program.model_proto.SerializeToString()
+        except Exception:  # the dynamo exporter refuses some models; the TorchScript one takes them
+            buffer = io.BytesIO()
+            torch.onnx.export(model, tuple(inputs), buffer, dynamo=False)
+            data = buffer.getvalue()
+
+    def make(threads: int):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+
+        def run(*arrays):
+            return session.run(None, dict(zip(names, arrays)))
+
+        return run
+
+    return make
+
+
+def flat_outputs(out) -> list:
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if hasattr(out, "values"):
+        return [v for v in out.values() if isinstance(v, torch.Tensor)]
+    if isinstance(out, (tuple, list)):
+        return [v for v in out if isinstance(v, torch.Tensor)]
+    return [out]
+
+
+def relative_error(got, expected) -> float:
+    import numpy as np
+
+    got = got if isinstance(got, (tuple, list)) else [got]
+    worst = 0.0
+    for g, e in zip(got, expected):
+        e = e.detach().numpy() if hasattr(e, "detach") else np.asarray(e)
+        g = np.asarray(g)
+        scale = max(float(np.max(np.abs(e))), 1e-30)
+        worst = max(worst, float(np.max(np.abs(g - e))) / scale)
+    return worst
+
+
+def build_time(row: str, cache: Path) -> float:
+    """Seconds `hybridize.build` takes for `row`, in a fresh process with the given cache."""
+    code = (
+        "import time, hybridize\n"
+        "from hybridize.tools.zoo import BENCH\n"
+        f"model, inputs = BENCH[{row!r}]()\n"
+        "module = hybridize.optimize(hybridize.trace(model, *inputs))\n"
+        "t0 = time.perf_counter()\n"
+        f"hybridize.build(module, 'c', cache_dir={str(cache)!r}, progress=False)\n"
+        "print(time.perf_counter() - t0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+    if done.returncode:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "build failed")
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=32, help="the larger batch (dynamic-batch build)")
-    parser.add_argument("models", nargs="*", help="subset of model names")
+    parser.add_argument("rows", nargs="*", help="subset of rows (default: all)")
+    parser.add_argument("--threads", default="1,2", help="thread counts to measure, e.g. 1,2")
+    parser.add_argument("--budget", type=float, default=0.6, help="seconds of calls per measurement")
+    parser.add_argument("--no-build-times", action="store_true", help="skip the cold/warm build times")
+    parser.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     args = parser.parse_args(argv)
 
+    import numpy as np
     import torch
 
     import hybridize
-    from hybridize.ir import ARENA
-    from hybridize.ir.module import forward_func
-    from hybridize.tools.zoo import MODELS
+    from hybridize.backends.c.isa import target
+    from hybridize.ir.cost import macs
+    from hybridize.tools.zoo import BENCH
 
-    torch.set_num_threads(1)  # our kernels are single-threaded: compare like with like
-    names = args.models or list(MODELS)
-    header = f"{'model':<18}{'batch':>6}{'eager us':>11}{'numpy us':>11}{'C us':>10}{'eager/numpy':>13}{'eager/C':>9}   arena (vs no reuse)"
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # NumPy then uses its BLAS's default threads
+        threadpool_limits = None
+    try:
+        import onnxruntime
+    except ImportError:
+        onnxruntime = None
+
+    rows = args.rows or list(BENCH)
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    peak = fma_peak()
+    tgt = target()
+    print(f"machine: {tgt.isa} ({tgt.describe()}), {os.cpu_count()} cores; FMA peak {peak:.1f} GFLOP/s per thread")
+    print(f"peers: torch {torch.__version__}, onnxruntime {getattr(onnxruntime, '__version__', 'not installed')}")
+    header = (
+        f"{'model':<14}{'thr':>4}{'eager us':>11}{'ORT us':>10}{'numpy us':>11}{'C us':>10}{'C/ORT':>7}"
+        f"{'C GFLOP/s':>11}{'% peak':>8}{'max rel err':>13}"
+    )
     print(header)
     print("-" * len(header))
-    for name in names:
+    results = []
+    for row in rows:
+        model, inputs = BENCH[row]()
         try:
-            model, inputs = MODELS[name]()
-        except ImportError as e:
-            print(f"{name:<18} skipped: {e}")
+            module = hybridize.optimize(hybridize.trace(model, *inputs))
+            work = macs(module)
+            np_model = hybridize.build(module, "numpy")
+            c_models = {t: hybridize.build(module, "c", threads=t) for t in thread_counts}
+            ort_make = onnx_session_maker(model, inputs) if onnxruntime else None
+        except Exception as e:  # report and go on: a benchmark is not a test
+            print(f"{row:<14} not compiled: {type(e).__name__}: {str(e).splitlines()[0][:100]}")
             continue
-        for batch in (1, args.batch):
-            try:
-                dynamic = batch != 1
-                xs = inputs if not dynamic else tuple(torch.cat([x] * batch) for x in inputs)
-                module = hybridize.optimize(hybridize.trace(model, *inputs, dynamic_batch=dynamic))
-                arena = forward_func(module).attributes[ARENA].at(batch)
-                built = {b: hybridize.build(module, b) for b in ("numpy", "c")}
-            except Exception as e:  # report and go on: a benchmark is not a test
-                print(f"{name:<18}{batch:>6}  not compiled: {type(e).__name__}: {str(e).splitlines()[0][:80]}")
-                continue
-            calls = max(5, args.calls // batch)
+        xs = [x.numpy() for x in inputs]
+        with torch.inference_mode():
+            expected = flat_outputs(model(*inputs))
+        err = relative_error(c_models[thread_counts[0]](*xs), expected)
+        for t in thread_counts:
+            torch.set_num_threads(t)
             with torch.inference_mode():
-                eager = per_call_us(model, xs, calls)
-            np_xs = [x.numpy() for x in xs]
-            t_np = per_call_us(built["numpy"], np_xs, calls)
-            t_c = per_call_us(built["c"], np_xs, calls)
+                eager = median_us(model, inputs, args.budget)
+            ort_us = median_us(ort_make(t), xs, args.budget) if ort_make else float("nan")
+            limit = threadpool_limits(t) if threadpool_limits else nullcontext()
+            with limit:
+                np_us = median_us(np_model, xs, args.budget)
+            c_us = median_us(c_models[t], xs, args.budget)
+            gflops = 2 * work / c_us / 1e3
+            share = gflops / (peak * t) * 100
             print(
-                f"{name:<18}{batch:>6}{eager:>11.1f}{t_np:>11.1f}{t_c:>10.1f}{eager / t_np:>12.2f}x{eager / t_c:>8.2f}x"
-                f"   {arena[0]} B (lower bound {arena[1]}, no reuse {arena[2]})"
+                f"{row:<14}{t:>4}{eager:>11.1f}{ort_us:>10.1f}{np_us:>11.1f}{c_us:>10.1f}{c_us / ort_us:>7.2f}"
+                f"{gflops:>11.1f}{share:>7.0f}%{err:>13.1e}",
+                flush=True,
             )
+            results.append(dict(model=row, threads=t, eager_us=eager, ort_us=ort_us, numpy_us=np_us, c_us=c_us,
+                                c_over_ort=c_us / ort_us, gflops=gflops, peak_share=share, max_rel_err=err))  # fmt: skip
+    torch.set_num_threads(max(thread_counts))
+    builds = {}
+    if not args.no_build_times:
+        from hybridize.backends.c.build import default_cache_dir, kernel_library
+
+        print()
+        print(f"{'model':<14}{'cold build s':>14}{'warm build s':>14}   (fresh processes; kernel library prebuilt)")
+        library = kernel_library(default_cache_dir(), progress=False)
+        for row in rows:
+            with tempfile.TemporaryDirectory(prefix="hybridize-bench-") as tmp:
+                cache = Path(tmp)
+                for suffix in ("", ".json"):
+                    shutil.copyfile(str(library) + suffix, cache / (library.name + suffix))
+                try:
+                    cold, warm = build_time(row, cache), build_time(row, cache)
+                except Exception as e:
+                    print(f"{row:<14} build failed: {e}")
+                    continue
+            builds[row] = dict(cold_s=cold, warm_s=warm)
+            print(f"{row:<14}{cold:>14.2f}{warm:>14.2f}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(peak_gflops=peak, rows=results, builds=builds), indent=1))
+    _ = np
     return 0
 
 

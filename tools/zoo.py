@@ -117,3 +117,77 @@ def reference_outputs(model, args) -> list:
     if hasattr(out, "values"):
         return [v for v in out.values() if isinstance(v, torch.Tensor)]
     return [v for v in out if isinstance(v, torch.Tensor)]
+
+
+# --- `make bench`: the models and inputs of the C-backend speed table ---
+
+
+def bench_mlp(batch: int):
+    def make():
+        import torch
+
+        net, _ = d2l_mlp()
+        torch.manual_seed(1)
+        return net, (torch.randn(batch, 512),)
+
+    return make
+
+
+def bench_cnn(batch: int):
+    def make():
+        import torch
+        from torch import nn
+
+        torch.manual_seed(0)
+        net = nn.Sequential(
+            nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+        )  # fmt: skip
+        return net.eval(), (torch.randn(batch, 3, 32, 32),)
+
+    return make
+
+
+def bench_resnet18():
+    import torch
+    from transformers import ResNetConfig, ResNetModel
+
+    torch.manual_seed(0)
+    cfg = ResNetConfig(
+        num_channels=3, embedding_size=64, hidden_sizes=[64, 128, 256, 512], depths=[2, 2, 2, 2], layer_type="basic"
+    )
+    return _randomize_norms(ResNetModel(cfg)).eval(), (torch.randn(1, 3, 224, 224),)
+
+
+def bench_mobilenet_v2():
+    import torch
+    from transformers import MobileNetV2Config, MobileNetV2Model
+
+    torch.manual_seed(0)
+    cfg = MobileNetV2Config(num_channels=3, image_size=224, depth_multiplier=1.0)
+    return _randomize_norms(MobileNetV2Model(cfg)).eval(), (torch.randn(1, 3, 224, 224),)
+
+
+def bench_bert():
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=8000, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
+        max_position_embeddings=512,
+    )  # fmt: skip
+    return BertModel(cfg).eval(), (torch.randint(0, 8000, (1, 128)),)
+
+
+BENCH: dict[str, Callable] = {
+    "mlp b1": bench_mlp(1),
+    "mlp b64": bench_mlp(64),
+    "mlp b1024": bench_mlp(1024),
+    "cnn b1": bench_cnn(1),
+    "cnn b32": bench_cnn(32),
+    "resnet18": bench_resnet18,
+    "mobilenet_v2": bench_mobilenet_v2,
+    "bert": bench_bert,
+}
+"""The rows of `make bench` (issue 7's table): name -> () -> (model, inputs)."""

@@ -65,9 +65,13 @@ class Unit:
 class CSource:
     text: str
     constants: list[np.ndarray]
+    profiled: list[str] = field(default_factory=list)  # with profile=True: the op of each timer slot
+
+PROFILE_FUNCTION = "hy_profile"
+"""With `profile=True`, `void hy_profile(double *seconds)` copies out (and resets) the time spent in each step."""
 
 
-def generate(prog: Program, target: Target | None = None) -> CSource:
+def generate(prog: Program, target: Target | None = None, *, profile: bool = False) -> CSource:
     """The C source of `hy_forward` for a lowered, planned program, and the
     constants table it reads (the program's, then weights packed for it)."""
     from hybridize.backends.c.isa import target as probe
@@ -98,11 +102,16 @@ def generate(prog: Program, target: Target | None = None) -> CSource:
         else:
             raise ValueError(f"the C backend needs a planned module ({name} has no buffer)")
     body: list[str] = []
+    profiled: list[str] = []
     for step in prog.steps:
         if prog.storage[step.op.results[0]].kind == "view":
             continue
         args = [tensors[o] for o in step.op.operands]
-        body += emit(step.op, args, tensors[step.op.results[0]], unit)
+        code = emit(step.op, args, tensors[step.op.results[0]], unit)
+        if profile:
+            code = ["{", "const double hy_t0 = hy_now();", *code, f"hy_prof[{len(profiled)}] += hy_now() - hy_t0;", "}"]
+            profiled.append(describe_step(step.op))
+        body += code
     for c in prog.copies:
         out_t = Tensor(c.out, dims_of(shape_of(c.value)), element_kind(c.value).c)
         body.append(
@@ -120,13 +129,38 @@ def generate(prog: Program, target: Target | None = None) -> CSource:
         *tile_check(unit.target),
         "",
         *unit.functions,
+        *(profiler(len(profiled)) if profile else []),
         f"int {FUNCTION}({', '.join(params)})",
         "{",
         *indent([*decls, "(void)A;", f"(void){THREADS};", *body, "return 0;"]),
         "}",
         "",
     ]
-    return CSource("\n".join(lines), unit.constants)
+    return CSource("\n".join(lines), unit.constants, profiled)
+
+
+def describe_step(op) -> str:
+    """`hy.fused(hy.conv2d, hy.relu) -> 1x64x56x56` for profiles."""
+    from hybridize.ir.structure import FusedOp
+    from hybridize.ir.types import format_shape
+
+    name = op.name
+    if isinstance(op, FusedOp):
+        name += "(" + ", ".join(b.name for b in op.ops) + ")"
+    return f"{name} -> {format_shape(shape_of(op.results[0]))}"
+
+
+def profiler(slots: int) -> list[str]:
+    return [
+        "#include <time.h>",
+        f"static double hy_prof[{max(slots, 1)}];",
+        "static double hy_now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }",
+        f"void {PROFILE_FUNCTION}(double *seconds)",
+        "{",
+        f"    for (int i = 0; i < {slots}; ++i) {{ seconds[i] = hy_prof[i]; hy_prof[i] = 0; }}",
+        "}",
+        "",
+    ]
 
 
 def tile_check(target: Target) -> list[str]:

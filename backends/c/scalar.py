@@ -45,7 +45,8 @@ def _c_gelu(op: Operation, a: list[str], t: str) -> str:
     if op.approximate.data == "tanh":
         inner = f"{c_number(0.7978845608028654, t)} * ({x} + {c_number(0.044715, t)} * ({x} * {x} * {x}))"
         return f"({c_number(0.5, t)} * {x} * (1 + tanh({inner})))"
-    return f"({x} * {c_number(0.5, t)} * (1 + erf({x} * {c_number(0.7071067811865476, t)})))"
+    erf = "hy_erff" if t == "float" else "erf"  # hy_math.h: vectorizable
+    return f"({x} * {c_number(0.5, t)} * (1 + {erf}({x} * {c_number(0.7071067811865476, t)})))"
 
 
 def _c_abs(op: Operation, a: list[str], t: str) -> str:
@@ -83,7 +84,7 @@ SCALAR: dict[str, ScalarRule] = {
     "hy.sqrt": "sqrt({0})",
     "hy.rsqrt": "(1 / sqrt({0}))",
     "hy.reciprocal": "(1 / {0})",
-    "hy.erf": "erf({0})",
+    "hy.erf": lambda op, a, t: f"{'hy_erff' if t == 'float' else 'erf'}({a[0]})",
     "hy.sigmoid": "(1 / (1 + exp(-{0})))",
     "hy.tanh": "tanh({0})",
     "hy.sin": "sin({0})",

@@ -33,6 +33,8 @@
 #endif
 #endif
 
+#include "hy_math.h"
+
 #define HY_OK 0
 #define HY_ERR_INDEX 1
 #define HY_ERR_NOMEM 2
@@ -86,6 +88,9 @@ int hy_sgemm(long batch, long m, long n, long k, const hy_operand *a, const hy_o
 
 /* The tile this library was built with (backends/c/build.py checks it). */
 void hy_kernel_config(int *vector_bytes, int *mr, int *nr);
+
+/* The single-thread FMA peak in GFLOP/s, measured over `iterations` (probe.c). */
+double hy_fma_peak_gflops(long iterations);
 
 /* Work below this many multiply-adds runs on one thread. */
 #define HY_PARALLEL_MIN_MACS (1L << 18)
