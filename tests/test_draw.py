@@ -334,6 +334,13 @@ def test_report_holds_every_stage_and_is_self_contained(tmp_path):
         'xmlns:xlink="http://www.w3.org/1999/xlink"', "")
 
 
+def test_report_notes_a_graph_over_the_limit_and_goes_on():
+    need("dot")
+    html = write_report(parse(CNN), "canonicalize,fuse,plan", max_ops=3)
+    assert html.count("graph not drawn: the graph has") == 4
+    assert html.count('class="hy-plan"') == 1  # the plan timeline needs no dot
+
+
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     """Headless Chromium, cut off from the network and from the user's profile."""
     exe = need("chromium")
