@@ -232,6 +232,7 @@ def test_hostile_names_are_escaped_in_dot_svg_and_plan():
     text = "".join(svg_root(svg).itertext())
     assert "<script>alert(1)</script>" in text  # shown, as text
     assert "\\n" in text  # the newline made visible
+    assert "-->\\N" in text and "-->op" not in text  # dot did not expand \N to the node name
     planned_m = hostile_module(planned())
     for picture in (draw(planned_m), draw_plan(planned_m), draw(planned_m, collapse_fused=True)):
         assert_no_markup(picture)

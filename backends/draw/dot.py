@@ -51,6 +51,12 @@ from hybridize.backends.draw.text import (
     xml,
 )
 
+
+def label_text(text: str, limit: int = 80) -> str:
+    """Text for a Graphviz HTML-like label: one line, XML-escaped, and
+    backslashes doubled (dot expands `\\N` and friends even in HTML labels)."""
+    return xml(clean(text, limit)).replace("\\", "\\\\")
+
 MAX_OPS = 5000
 """Graphs with more drawn nodes than this are refused: `dot` would run for
 minutes. Raise it per call (`max_ops=`, `opt-tool --draw-max-ops`)."""
@@ -167,7 +173,7 @@ def op_attributes(op: Operation) -> list[str]:
         text = attr_text(attr)
         if text is None:
             continue
-        out.append(xml(clean(f"{name} {text}".strip(), 48)))
+        out.append(label_text(f"{name} {text}".strip(), 48))
     return out
 
 
@@ -180,7 +186,7 @@ def constant_row(const: ConstantOp, names: dict[SSAValue, str]) -> str:
             text += f" = {data.reshape(()).item():.4g}"
     except Exception:  # noqa: BLE001 - a value we cannot decode is just not shown
         pass
-    return xml("◆ " + clean(text, 60))
+    return label_text("◆ " + text, 62)
 
 
 def buffer_row(buf: BufferAttr, op: Operation, names: dict[SSAValue, str]) -> str:
@@ -190,7 +196,7 @@ def buffer_row(buf: BufferAttr, op: Operation, names: dict[SSAValue, str]) -> st
     text = f"@{offset} · {size} · live {buf.start.data}–{buf.end.data}"
     if buf.inplace.data >= 0 and buf.inplace.data < len(op.operands):
         text += f" · in place of {names.get(op.operands[buf.inplace.data], '%?')}"
-    return xml(clean(text, 80))
+    return label_text(text, 80)
 
 
 class _Builder:
@@ -225,13 +231,13 @@ class _Builder:
         )
 
     def title(self) -> str:
-        rows = [_row("<b>" + xml(clean("@" + self.func.sym_name.data, 60)) + "</b>", 14)]
+        rows = [_row("<b>" + label_text("@" + self.func.sym_name.data, 60) + "</b>", 14)]
         arena = self.func.attributes.get(ARENA)
         if isinstance(arena, ArenaAttr):
             size, bound, no_reuse = arena.at(1)
             batch = " (batch 1)" if arena.bytes_n.data else ""
             rows.append(_row(
-                xml(f"arena {human_bytes(size)} · lower bound {human_bytes(bound)} · "
+                label_text(f"arena {human_bytes(size)} · lower bound {human_bytes(bound)} · "
                     f"no reuse {human_bytes(no_reuse)}{batch}"), 11, PLAN_COLOUR,
             ))
         return _table(rows)
@@ -243,8 +249,8 @@ class _Builder:
         block = self.func.body.block
         for i, arg in enumerate(block.args):
             node = f"in{i}"
-            rows = [_row("<b>input</b> " + xml(clean(self.names.get(arg, f"%arg{i}"), 40))),
-                    _row(xml(type_text(arg.type)))]
+            rows = [_row("<b>input</b> " + label_text(self.names.get(arg, f"%arg{i}"), 40)),
+                    _row(label_text(type_text(arg.type)))]
             self.graph.node(node, _table(rows), id=node, shape="invhouse", fillcolor=INPUT_COLOUR)
             self.source[arg] = node
         for op in block.ops:
@@ -286,12 +292,12 @@ class _Builder:
         """Label rows of a computing op and its non-constant operands."""
         name = op.name.removeprefix("hy.")
         results = " ".join(self.names.get(r, "%?") for r in op.results)
-        head = "<b>" + xml(clean(name, 40)) + "</b>"
+        head = "<b>" + label_text(name, 40) + "</b>"
         if results:
-            head += ' <font color="#495057">' + xml(clean(results, 40)) + "</font>"
+            head += ' <font color="#495057">' + label_text(results, 40) + "</font>"
         rows = [_row(head)]
         if op.results:
-            rows.append(_row(xml(", ".join(type_text(r.type) for r in op.results[:4]))))
+            rows.append(_row(label_text(", ".join(type_text(r.type) for r in op.results[:4]))))
         attrs = op_attributes(op)
         if attrs:
             rows.append(_row("<br/>".join(attrs), 9))
@@ -312,9 +318,9 @@ class _Builder:
             return [_row(buffer_row(buf, op, self.names), 9, PLAN_COLOUR)]
         if any(r in self.direct for r in op.results):
             outs = ", ".join(str(self.direct[r]) for r in op.results if r in self.direct)
-            return [_row(xml(f"writes output {outs}"), 9, PLAN_COLOUR)]
+            return [_row(label_text(f"writes output {outs}"), 9, PLAN_COLOUR)]
         if op.has_trait(ViewLike) and op.operands:
-            return [_row(xml(clean(f"view of {self.names.get(op.operands[0], '%?')}", 60)), 9, PLAN_COLOUR)]
+            return [_row(label_text(f"view of {self.names.get(op.operands[0], '%?')}", 60), 9, PLAN_COLOUR)]
         return []
 
     def tooltip(self, op: Operation) -> str:
@@ -324,8 +330,10 @@ class _Builder:
         if loc:
             parts.append(loc)
         # Graphviz decodes entities in every string, so XML-escaping keeps
-        # quotes and markup out of the DOT text; `escape` disarms backslashes.
-        return graphviz.escape(xml(clean(" ".join(parts), 200)))
+        # quotes and markup out of the DOT text. A backslash cannot be shown
+        # safely in a quoted string (`\\N` is expanded after unquoting), so it
+        # is drawn as U+29F5.
+        return graphviz.escape(xml(clean(" ".join(parts), 200).replace("\\", "\u29f5")))
 
     def op_node(self, graph, op: Operation, node: str, operands=None, rows_extra=()):
         fam = family(op)
@@ -345,7 +353,7 @@ class _Builder:
             return
         # Emitted after all nodes, so a node is declared in its cluster before
         # any edge names it.
-        self.edges.append((src, node, "<" + xml(type_text(value.type, dtype=False)) + ">"))
+        self.edges.append((src, node, "<" + label_text(type_text(value.type, dtype=False)) + ">"))
 
     def fused(self, op: FusedOp):
         k = f"f{self.fused_count}"
@@ -355,9 +363,9 @@ class _Builder:
             names = " → ".join(o.name.removeprefix("hy.") for o in inner)
             for o in inner:
                 self.families.add(family(o))
-            rows = [_row(f'<b>fused</b> <font color="#495057">{xml(clean(" ".join(self.names.get(r, "%?") for r in op.results), 40))}</font>'),
-                    _row(xml(clean(names, 80)), 9),
-                    _row(xml(", ".join(type_text(r.type) for r in op.results[:4])))]
+            rows = [_row(f'<b>fused</b> <font color="#495057">{label_text(" ".join(self.names.get(r, "%?") for r in op.results), 40)}</font>'),
+                    _row(label_text(names, 80), 9),
+                    _row(label_text(", ".join(type_text(r.type) for r in op.results[:4])))]
             for v in op.inputs:
                 if v in self.consts:
                     rows.append(_row(constant_row(self.consts[v], self.names), 9, "#5f3dc4"))
@@ -380,7 +388,7 @@ class _Builder:
                 self.consts[arg] = self.consts[v]
             elif v in self.source:
                 self.source[arg] = self.source[v]
-        label_rows = [_row("<b>fused</b> " + xml(clean(" ".join(self.names.get(r, "%?") for r in op.results), 40)), 10)]
+        label_rows = [_row("<b>fused</b> " + label_text(" ".join(self.names.get(r, "%?") for r in op.results), 40), 10)]
         label_rows += self.plan_rows(op)
         cluster = f"cluster_{k}"
         with self.graph.subgraph(name=cluster) as c:
@@ -399,7 +407,7 @@ class _Builder:
     def outputs(self, ret: ReturnOp):
         for i, v in enumerate(ret.operands):
             node = f"out{i}"
-            rows = [_row(f"<b>output {i}</b>"), _row(xml(type_text(v.type)))]
+            rows = [_row(f"<b>output {i}</b>"), _row(label_text(type_text(v.type)))]
             if v in self.consts:
                 rows.append(_row(constant_row(self.consts[v], self.names), 9, "#5f3dc4"))
             self.graph.node(node, _table(rows), id=node, shape="house", fillcolor=OUTPUT_COLOUR)
@@ -409,7 +417,7 @@ class _Builder:
         rows = ['<tr><td colspan="2"><b>legend</b></td></tr>']
         for fam, (text, colour) in FAMILIES.items():
             if fam in self.families:
-                rows.append(f'<tr><td bgcolor="{colour}" width="14"> </td><td align="left">{xml(text)}</td></tr>')
+                rows.append(f'<tr><td bgcolor="{colour}" width="14"> </td><td align="left">{label_text(text)}</td></tr>')
         rows.append(f'<tr><td bgcolor="{INPUT_COLOUR}"> </td><td align="left">input / output</td></tr>')
         rows.append(f'<tr><td bgcolor="{FUSED_COLOUR}" border="1"> </td><td align="left">fused region (one kernel)</td></tr>')
         rows.append('<tr><td><font color="#5f3dc4">◆</font></td><td align="left">constant folded into its consumer</td></tr>')
