@@ -9,11 +9,15 @@ not skip, without them.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import select
 import shutil
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -345,15 +349,19 @@ def test_report_notes_a_graph_over_the_limit_and_goes_on():
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     """Headless Chromium, cut off from the network and from the user's profile."""
     exe = need("chromium")
-    flags = [
+    flags = [*chromium_flags(tmp_path), "--virtual-time-budget=3000"]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    return subprocess.run([exe, *flags, *args], capture_output=True, timeout=TIMEOUT, env=env)
+
+
+def chromium_flags(tmp_path: Path) -> list[str]:
+    return [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-extensions", "--disable-sync",
         "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
         "--no-first-run", "--no-default-browser-check", "--metrics-recording-only", "--mute-audio",
         "--hide-scrollbars", "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}", "--virtual-time-budget=3000",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
     ]
-    env = {**os.environ, "HOME": str(tmp_path)}
-    return subprocess.run([exe, *flags, *args], capture_output=True, timeout=TIMEOUT, env=env)
 
 
 def png_pixels(data: bytes) -> tuple[int, int, np.ndarray]:
@@ -419,6 +427,111 @@ def test_report_in_headless_chromium(tmp_path):
     dom = r.stdout.decode()
     assert 'class="stage active" id="stage-2"' in dom, dom[:500]
     assert 'class="stage" id="stage-0"' in dom
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools pipe (its fds 3 and 4):
+    JSON messages ended by NUL, every wait bounded by `timeout`."""
+
+    def __init__(self, tmp_path: Path, timeout: float = 60):
+        to_child, self._w = os.pipe()
+        self._r, from_child = os.pipe()
+
+        def child_fds():  # runs in the child, before exec
+            r, w = fcntl.fcntl(to_child, fcntl.F_DUPFD, 10), fcntl.fcntl(from_child, fcntl.F_DUPFD, 10)
+            os.dup2(r, 3)
+            os.dup2(w, 4)
+
+        flags = [*chromium_flags(tmp_path), "--window-size=1024,720", "--remote-debugging-pipe", "about:blank"]
+        self.proc = subprocess.Popen([need("chromium"), *flags], preexec_fn=child_fds, close_fds=False,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env={**os.environ, "HOME": str(tmp_path)})
+        os.close(to_child)
+        os.close(from_child)
+        self.timeout, self.buf, self.id, self.session = timeout, b"", 0, None
+
+    def call(self, method: str, **params):
+        self.id += 1
+        msg = {"id": self.id, "method": method, "params": params}
+        if self.session and not method.startswith(("Target.", "Browser.")):
+            msg["sessionId"] = self.session
+        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            while b"\0" in self.buf:
+                raw, self.buf = self.buf.split(b"\0", 1)
+                reply = json.loads(raw)
+                if reply.get("id") == self.id:
+                    assert "error" not in reply, (method, reply["error"])
+                    return reply.get("result", {})
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._r], [], [], left)[0]:
+                raise TimeoutError(f"chromium did not answer {method}")
+            chunk = os.read(self._r, 1 << 16)
+            assert chunk, "chromium exited"
+            self.buf += chunk
+
+    def eval(self, js: str):
+        return self.call("Runtime.evaluate", expression=js, returnByValue=True)["result"].get("value")
+
+    def wait(self, js: str, expected):
+        deadline = time.monotonic() + self.timeout
+        while (got := self.eval(js)) != expected:
+            assert time.monotonic() < deadline, f"{js} is {got!r}, expected {expected!r}"
+            time.sleep(0.05)
+
+    def open(self, url: str):
+        target = self.call("Target.createTarget", url=url)["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.wait("document.readyState === 'complete' && location.protocol", "file:")
+
+    def key(self, key: str, code: str, vk: int):
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key=key, code=code, windowsVirtualKeyCode=vk)
+
+    def click(self, x: float, y: float):
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def close(self):
+        try:
+            self.call("Browser.close")
+        except (AssertionError, TimeoutError, OSError):
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        os.close(self._w)
+        os.close(self._r)
+
+
+def test_report_keyboard_and_mouse_in_headless_chromium(tmp_path):
+    need("dot")
+    page = report(tmp_path).resolve()
+    active = "document.querySelector('section.stage.active').id"
+    width = "document.querySelector('section.stage.active .graph svg').getAttribute('width')"
+    b = Browser(tmp_path)
+    try:
+        b.open(page.as_uri())
+        b.wait(active, "stage-0")
+        b.key("ArrowRight", "ArrowRight", 39)
+        b.wait(active, "stage-1")
+        assert b.eval("location.hash") == "#stage=1"
+        b.key("End", "End", 35)
+        b.wait(active, "stage-3")
+        b.key("ArrowLeft", "ArrowLeft", 37)
+        b.wait(active, "stage-2")
+        x, y = b.eval("(function () { var r = document.querySelector('nav a[data-stage=\"1\"]')"
+                      ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        b.click(x, y)
+        b.wait(active, "stage-1")
+        before = int(b.eval(width).removesuffix("px"))
+        b.key("+", "Equal", 187)
+        b.wait(f"parseInt({width}) > {before}", True)
+    finally:
+        b.close()
 
 
 # -- models --------------------------------------------------------------------
