@@ -582,7 +582,7 @@ def fuzz_graphs(worker: Worker, rng: random.Random, report: Report, out: Path, *
 def run_campaign(out: str | Path, *, seed: int = 0, budget: float | None = None, counts: dict | None = None) -> Report:
     """Run the three corpora: for `budget` seconds (split 55/10/35), or for
     `counts` inputs per corpus (`{"ir": 200, "mxnet": 50, "graphs": 20}`)."""
-    out = Path(out)
+    out = Path(out).resolve()  # the worker may build C elsewhere: keep the cache path absolute
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     report = Report()
