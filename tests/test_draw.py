@@ -23,19 +23,18 @@ from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import hybridize
 import numpy as np
 import pytest
 from helpers import module as parse
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr
-from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Block, Region
-
-import hybridize
 from hybridize.backends.draw import DrawError, draw, draw_plan, to_dot, write_report
 from hybridize.ir import AddOp, ConstantOp, FusedOp, LinearOp, MulOp, ReluOp
 from hybridize.ir.attributes import ARENA, BUF
 from hybridize.ir.module import forward_func
 from hybridize.ir.types import tensor_type
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Block, Region
 
 BIN = Path(sys.executable).parent
 SVG = "{http://www.w3.org/2000/svg}"
@@ -90,7 +89,7 @@ def planned(text: str = CNN) -> ModuleOp:
 
 def opt_tool(*args, env=None):
     return subprocess.run([str(BIN / "opt-tool"), *map(str, args)], capture_output=True, text=True,
-                          timeout=TIMEOUT, env=env)
+                          timeout=TIMEOUT, env=env, check=False)
 
 
 def check_graph(module: ModuleOp, svg: str) -> ET.Element:
@@ -214,10 +213,10 @@ def hostile_module(m: ModuleOp | None = None, names: bool = True) -> ModuleOp:
         return m
     # Name hints from a model file: xDSL's setter (and so clone) refuses
     # these; go around it, as a frontend with a bug would.
-    func.body.block.args[0]._name = HOSTILE  # noqa: SLF001
+    func.body.block.args[0]._name = HOSTILE
     for op in func.body.block.ops:
         for r in op.results:
-            r._name = HOSTILE  # noqa: SLF001
+            r._name = HOSTILE
     return m
 
 
@@ -351,7 +350,7 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     exe = need("chromium")
     flags = [*chromium_flags(tmp_path), "--virtual-time-budget=3000"]
     env = {**os.environ, "HOME": str(tmp_path)}
-    return subprocess.run([exe, *flags, *args], capture_output=True, timeout=TIMEOUT, env=env)
+    return subprocess.run([exe, *flags, *args], capture_output=True, timeout=TIMEOUT, env=env, check=False)
 
 
 def chromium_flags(tmp_path: Path) -> list[str]:
@@ -443,7 +442,7 @@ class Browser:
             os.dup2(w, 4)
 
         flags = [*chromium_flags(tmp_path), "--window-size=1024,720", "--remote-debugging-pipe", "about:blank"]
-        self.proc = subprocess.Popen([need("chromium"), *flags], preexec_fn=child_fds, close_fds=False,
+        self.proc = subprocess.Popen([need("chromium"), *flags], preexec_fn=child_fds, close_fds=False,  # noqa: PLW1509 (no threads here)
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      env={**os.environ, "HOME": str(tmp_path)})
         os.close(to_child)

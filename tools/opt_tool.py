@@ -187,7 +187,7 @@ class OptTool(xDSLOptMain):
 
         self.available_targets.update({"svg": svg, "dot": dot, "plan-svg": plan_svg, "html": html})
 
-    _stages: list = []
+    _stages: tuple = ()  # the report's stages, recorded by apply_passes
 
     def apply_passes(self, prog: ModuleOp):
         # The report and --svg-dir need every stage: run the passes one at a

@@ -15,9 +15,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hybridize.backends.draw.dot import (
+    MAX_OPS,
+    RANKDIRS,
+    DrawError,
+    DrawOptions,
+    render,
+    to_dot,
+)
 from xdsl.dialects.builtin import ModuleOp
-
-from hybridize.backends.draw.dot import MAX_OPS, RANKDIRS, DrawError, DrawOptions, render, to_dot
 
 FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".png": "png", ".pdf": "pdf"}
 """Formats `draw` picks by file suffix."""

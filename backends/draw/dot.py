@@ -25,22 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import (
-    ArrayAttr,
-    DenseArrayBase,
-    FloatAttr,
-    IntegerAttr,
-    ModuleOp,
-    StringAttr,
-    UnitAttr,
-)
-from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Attribute, Operation, SSAValue
-
-from hybridize.ir.attributes import ARENA, BUF, ArenaAttr, BufferAttr, affine_text
-from hybridize.ir.base import ViewLike
-from hybridize.ir.module import direct_outputs, forward_func
-from hybridize.ir.structure import ConstantOp, FusedOp, YieldOp
 from hybridize.backends.draw.text import (
     clean,
     family,
@@ -50,6 +34,22 @@ from hybridize.backends.draw.text import (
     value_names,
     xml,
 )
+from hybridize.ir.attributes import ARENA, BUF, ArenaAttr, BufferAttr, affine_text
+from hybridize.ir.base import ViewLike
+from hybridize.ir.module import direct_outputs, forward_func
+from hybridize.ir.structure import ConstantOp, FusedOp, YieldOp
+from hybridize.ir.types import num_elements, shape_of
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DenseArrayBase,
+    FloatAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    UnitAttr,
+)
+from xdsl.dialects.func import ReturnOp
+from xdsl.ir import Attribute, Operation, SSAValue
 
 
 def label_text(text: str, limit: int = 80) -> str:
@@ -180,12 +180,9 @@ def op_attributes(op: Operation) -> list[str]:
 def constant_row(const: ConstantOp, names: dict[SSAValue, str]) -> str:
     """`◆ %w 256x512 f32`, with the value when it is one number."""
     text = f"{names.get(const.result, '%?')} {type_text(const.result.type)}"
-    try:
-        data = const.numpy()
-        if data.size == 1:
-            text += f" = {data.reshape(()).item():.4g}"
-    except Exception:  # noqa: BLE001 - a value we cannot decode is just not shown
-        pass
+    if num_elements(shape_of(const.result)) == 1:
+        value = const.numpy().reshape(()).item()
+        text += f" = {value:.4g}" if isinstance(value, float) else f" = {value}"
     return label_text("◆ " + text, 62)
 
 
@@ -335,13 +332,12 @@ class _Builder:
         # is drawn as U+29F5.
         return graphviz.escape(xml(clean(" ".join(parts), 200).replace("\\", "\u29f5")))
 
-    def op_node(self, graph, op: Operation, node: str, operands=None, rows_extra=()):
+    def op_node(self, graph, op: Operation, node: str):
         fam = family(op)
         self.families.add(fam)
-        rows, edges = self.op_rows(op, op.operands if operands is None else operands)
+        rows, edges = self.op_rows(op, op.operands)
         rows += self.plan_rows(op)
-        graph.node(node, _table(rows + list(rows_extra)), id=node, fillcolor=FAMILIES[fam][1],
-                   tooltip=self.tooltip(op))
+        graph.node(node, _table(rows), id=node, fillcolor=FAMILIES[fam][1], tooltip=self.tooltip(op))
         for v in edges:
             self.edge(v, node)
         for r in op.results:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Operation, SSAValue
-
-from hybridize.backends.draw.dot import DrawError, FONT
+from hybridize.backends.draw.dot import FONT, DrawError
 from hybridize.backends.draw.text import clean, human_bytes, value_names, xml
 from hybridize.ir.attributes import ARENA, BUF, ArenaAttr, BufferAttr
 from hybridize.ir.base import ViewLike
 from hybridize.ir.module import forward_func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation, SSAValue
 
 # Chain colours (a colour-blind-safe pastel cycle) and their strokes.
 PALETTE = [
@@ -134,15 +133,15 @@ def plan_svg(module: ModuleOp) -> str:
     inplace = sum(1 for b in bufs if b.donor)
     batch = " · dynamic batch shown for N = 1" if arena.bytes_n.data else ""
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="hy-plan" width="{total_w:.0f}" height="{total_h:.0f}" '
-        f'viewBox="0 0 {total_w:.0f} {total_h:.0f}" font-family="{FONT}, Arial, sans-serif" font-size="11">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" class="hy-plan" width="{total_w:.0f}" height="{total_h:.0f}" '
+        f'viewBox="0 0 {total_w:.0f} {total_h:.0f}" font-family="{FONT}, Arial, sans-serif" font-size="11">'),
         f"<title>{xml(clean('memory plan of @' + func_name, 80))}</title>",
         f'<rect width="{total_w:.0f}" height="{total_h:.0f}" fill="#ffffff"/>',
         f'<text x="{LEFT}" y="20" font-size="14" font-weight="bold">{xml(clean("memory plan of @" + func_name, 80))}</text>',
-        f'<text x="{LEFT}" y="38" class="summary">arena {human_bytes(size)} · lower bound {human_bytes(bound)} '
-        f"({xml(ratio)}) · no reuse {human_bytes(no_reuse)} · {len(bufs)} buffers, {inplace} in place{batch}</text>",
-        f'<text x="{LEFT}" y="54" font-size="10" fill="#495057">x: op index · y: arena offset · '
-        "same colour, dashed outline: one in-place chain · bold: live at the peak</text>",
+        (f'<text x="{LEFT}" y="38" class="summary">arena {human_bytes(size)} · lower bound {human_bytes(bound)} '
+        f"({xml(ratio)}) · no reuse {human_bytes(no_reuse)} · {len(bufs)} buffers, {inplace} in place{batch}</text>"),
+        (f'<text x="{LEFT}" y="54" font-size="10" fill="#495057">x: op index · y: arena offset · '
+        "same colour, dashed outline: one in-place chain · bold: live at the peak</text>"),
         f'<rect x="{LEFT}" y="{TOP}" width="{width:.1f}" height="{PLOT_HEIGHT}" fill="#f8f9fa" stroke="#ced4da"/>',
     ]
     # Axes: op-index ticks below, byte ticks on the left.

@@ -26,15 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.dialects.func import ReturnOp
-from xdsl.passes import ModulePass
-
 from hybridize.backends.draw.dot import DrawError, DrawOptions, render, to_dot
 from hybridize.backends.draw.text import clean, human_bytes, xml
 from hybridize.ir.attributes import ARENA, ArenaAttr
 from hybridize.ir.module import forward_func, print_module
 from hybridize.ir.structure import ConstantOp, FusedOp
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.func import ReturnOp
+from xdsl.passes import ModulePass
 
 IR_LIMIT = 1 << 20
 """Characters of IR text kept per stage (after eliding constants)."""
@@ -176,7 +175,7 @@ def write_stage_pictures(module: ModuleOp, pipeline: str | list[ModulePass], dir
 
 # -- the page ------------------------------------------------------------------
 
-_PROLOG = re.compile(r"^(<\?xml[^>]*>|<!DOCTYPE[^>]*>|<!--.*?-->|\s)+", re.S)
+_PROLOG = re.compile(r"^(<\?xml[^>]*>|<!DOCTYPE[^>]*>|<!--.*?-->|\s)+", re.DOTALL)
 
 
 def inline_svg(svg: str, prefix: str) -> str:

@@ -15,11 +15,10 @@ from __future__ import annotations
 import unicodedata
 from io import StringIO
 
+from hybridize.ir.types import DYNAMIC
 from xdsl.dialects.builtin import ModuleOp, TensorType, UnknownLoc
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.printer import Printer
-
-from hybridize.ir.types import DYNAMIC
 
 _XML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
 _VISIBLE = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -53,7 +52,7 @@ def value_names(module: ModuleOp) -> dict[SSAValue, str]:
     printer.print_op(module)
     # The printer's own table: names depend on print order and scopes, which
     # only the printer knows.
-    return {v: "%" + n for v, n in printer._ssa_values.items()}  # noqa: SLF001
+    return {v: "%" + n for v, n in printer._ssa_values.items()}
 
 
 def shape_text(shape) -> str:
