@@ -67,7 +67,7 @@ LARGE = 300
 """From this many op nodes on, `dot` spends less effort on crossings and
 ranking (`mclimit`, `nslimit`): a 2,000-op graph then lays out in seconds
 instead of half a minute, with a few more edge crossings."""
-FAST_LAYOUT = {"mclimit": "0.1", "nslimit": "1", "nslimit1": "1"}
+FAST_LAYOUT = {"mclimit": "0.1", "nslimit": "0.2", "nslimit1": "0.2"}
 
 FAMILIES: dict[str, tuple[str, str]] = {
     # family -> (legend text, fill colour)
@@ -211,6 +211,7 @@ class _Builder:
         self.families: set[str] = set()
         self.count = 0
         self.fused_count = 0
+        self.folded = False
         self.edges: list[tuple[str, str, str]] = []
         self.graph = graphviz.Digraph(
             "hybridize",
@@ -302,10 +303,14 @@ class _Builder:
         for v in operands:
             const = self.consts.get(v)
             if const is not None:
-                rows.append(_row(constant_row(const, self.names), 9, "#5f3dc4"))
+                rows.append(self.constant_row(const))
             else:
                 edges.append(v)
         return rows, edges
+
+    def constant_row(self, const: ConstantOp) -> str:
+        self.folded = True
+        return _row(constant_row(const, self.names), 9, "#5f3dc4")
 
     def plan_rows(self, op: Operation) -> list[str]:
         if not self.planned:
@@ -364,7 +369,7 @@ class _Builder:
                     _row(label_text(", ".join(type_text(r.type) for r in op.results[:4])))]
             for v in op.inputs:
                 if v in self.consts:
-                    rows.append(_row(constant_row(self.consts[v], self.names), 9, "#5f3dc4"))
+                    rows.append(self.constant_row(self.consts[v]))
             rows += self.plan_rows(op)
             node = self.next_id("op")
             anchor = family(inner[0]) if inner else "structure"
@@ -405,7 +410,7 @@ class _Builder:
             node = f"out{i}"
             rows = [_row(f"<b>output {i}</b>"), _row(label_text(type_text(v.type)))]
             if v in self.consts:
-                rows.append(_row(constant_row(self.consts[v], self.names), 9, "#5f3dc4"))
+                rows.append(self.constant_row(self.consts[v]))
             self.graph.node(node, _table(rows), id=node, shape="house", fillcolor=OUTPUT_COLOUR)
             self.edge(v, node)
 
@@ -415,8 +420,13 @@ class _Builder:
             if fam in self.families:
                 rows.append(f'<tr><td bgcolor="{colour}" width="14"> </td><td align="left">{label_text(text)}</td></tr>')
         rows.append(f'<tr><td bgcolor="{INPUT_COLOUR}"> </td><td align="left">input / output</td></tr>')
-        rows.append(f'<tr><td bgcolor="{FUSED_COLOUR}" border="1"> </td><td align="left">fused region (one kernel)</td></tr>')
-        rows.append('<tr><td><font color="#5f3dc4">◆</font></td><td align="left">constant folded into its consumer</td></tr>')
+        if self.fused_count:
+            kind = "node with a double border" if self.options.collapse_fused else "region"
+            rows.append(f'<tr><td bgcolor="{FUSED_COLOUR}" border="1"> </td><td align="left">fused {kind} '
+                        "(one kernel)</td></tr>")
+        if self.folded:
+            rows.append('<tr><td><font color="#5f3dc4">◆</font></td><td align="left">constant folded into its '
+                        "consumer</td></tr>")
         if self.planned:
             rows.append(f'<tr><td><font color="{PLAN_COLOUR}">@</font></td><td align="left">'
                         f'<font color="{PLAN_COLOUR}">buffer: offset · bytes · live steps</font></td></tr>')
