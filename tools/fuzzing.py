@@ -566,7 +566,13 @@ def fuzz_graphs(worker: Worker, rng: random.Random, report: Report, out: Path, *
         size = batch if count is None else min(batch, count - n)
         seeds = [rng.getrandbits(32) for _ in range(size)]
         reply = worker.call({"op": "graphs", "seeds": seeds, "cache": str(cache)}, timeout)
-        results = reply.get("results") or [{"outcome": reply.get("outcome", "traceback"), "detail": str(reply)}] * size
+        if "results" in reply:
+            results = reply["results"]
+        else:  # the batch hung or killed the worker: find which graphs do, one by one
+            results = []
+            for s in seeds:
+                r = worker.call({"op": "graphs", "seeds": [s], "cache": str(cache)}, timeout)
+                results += r.get("results") or [{"outcome": r.get("outcome", "traceback"), "detail": str(r)}]
         for seed, r in zip(seeds, results):
             report.add("graphs", r["outcome"])
             if r["outcome"] in FAILURES:
