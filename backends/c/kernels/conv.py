@@ -1,13 +1,11 @@
 """Convolution (a fusion anchor).
 
-Float32 convolutions with constant weights run on the library GEMM, one
-call per group over the batch: output channels x pixels = weights x patches.
-The weights are packed at build time; the patches are packed per block by
-the library straight from the input (`HY_CONV`: no im2col buffer), and a
-1x1 stride-1 convolution reads its input as a plain matrix. When the plane
-is small against the tile (7x7 against 32 columns), the GEMM runs
-transposed (pixels x channels) and the library stores the tile transposed.
-Depthwise convolutions stay direct (`_depthwise_conv`).
+Float32 convolutions with constant weights run on the kernel library's
+direct convolution (`library/conv.c`): the input is copied once into a
+padded NHWC buffer and tiles of MR pixels x NR output channels accumulate
+over every tap in registers, reading it in place (no im2col); the weights
+are packed at build time. Depthwise convolutions stay generated and direct
+(`_depthwise_conv`).
 """
 
 from __future__ import annotations
@@ -234,48 +232,86 @@ def _depthwise_conv(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, ep
 
 
 def conv2d(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilogue, unit: Unit) -> list[str]:
+    """Float32 convolutions with constant weights run on the library's direct
+    convolution (`library/conv.c`), the weights packed here; depthwise and the
+    rest keep the generated kernels."""
     x, w = args[0], args[1]
     bias = args[2] if len(args) == 3 else None
     if any(t.ctype != "float" for t in (out, *args)) or w.const is None:
         return conv2d_rows(op, args, out, epilogue.rows)
     g = ConvGeometry.of(op, x, w, out)
+    from hybridize.backends.c.kernels.gemm import ACT_NONE, THREADS
+
     if g.c == g.groups and g.c > 1:
-        return conv2d_rows(op, args, out, epilogue.rows)
+        return _depthwise_call(g, x, w, bias, out, epilogue, unit)
+
+    if g.kh == g.kw == 1 and (g.sh, g.sw, g.ph, g.pw) == (1, 1, 0, 0) or g.c // g.groups * g.kh * g.kw < SMALL_K:
+        return _conv_gemm(g, x, w, bias, out, epilogue, unit)
+    _, _, nr = unit.tile
+    og, cg = g.o // g.groups, g.c // g.groups
+    # per group: [og, cg, kh, kw] -> B (k x og) with k = (kernel row, kernel column, channel)
+    weights = w.const.reshape(g.groups, og, cg, g.kh, g.kw).transpose(0, 3, 4, 2, 1)
+    weights = weights.reshape(g.groups, g.kh * g.kw * cg, og)
+    packed = unit.add_constant(np.concatenate([pack_b(wg, nr) for wg in weights]))
+    act = epilogue.activation()
+    tile, ctx = "0", None
+    if act is None:
+        act = (ACT_NONE, "0", "0")
+        tile, ctx = epilogue.tile_function(unit, (1, 2))
+    kind, lo, hi = act
+    geometry = ", ".join(str(v) for v in (cg, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw))
+    return [
+        "{",
+        *([f"const void *const ectx[] = {ctx};"] if ctx else []),
+        f"const hy_epilogue ge = {{ 0, 0, {kind}, {lo}, {hi}, {tile}, {'ectx' if ctx else '0'}, 0 }};",
+        f"const hy_conv2d_call gc = {{ {x.shape[0]}, {g.c}, {g.groups}, {og}, {{ {geometry} }}, {x.ptr}, {packed}, "
+        f"{bias.ptr if bias else '0'}, {out.ptr}, {g.o * g.oh * g.ow}, &ge }};",
+        f"const int rc = hy_conv2d(&gc, {THREADS});",
+        "if (rc) return rc;",
+        "}",
+    ]
+
+
+SMALL_K = 64
+"""Below this many multiply-adds per output the direct kernel's transposed
+stores cost more than packing patches: such convolutions run as GEMMs."""
+
+
+def _conv_gemm(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: FusedEpilogue, unit: Unit):
+    """A convolution as a GEMM per group over the batch: output channels x
+    pixels = weights (packed at build time) x patches (packed per block by
+    the library from the input, `HY_CONV`; a 1x1 stride-1 convolution reads
+    the input as a channels x pixels matrix). When the plane is small
+    against the tile (7x7 against 32 columns) it runs transposed (pixels x
+    channels)."""
     from hybridize.backends.c.kernels.gemm import Operand, sgemm_call, transposed_pays
 
     _, mr, nr = unit.tile
     og, cg = g.o // g.groups, g.c // g.groups
-    k = cg * g.kh * g.kw
-    plane = g.oh * g.ow
+    k, plane, image = cg * g.kh * g.kw, g.oh * g.ow, g.c * g.h * g.w
     weights = w.const.reshape(g.groups, og, k)
-    image = g.c * g.h * g.w
     pointwise = g.kh == g.kw == 1 and (g.sh, g.sw, g.ph, g.pw) == (1, 1, 0, 0)
     prelude: tuple[str, ...] = ()
     if not pointwise:
-        geometry = ", ".join(
-            str(v) for v in (cg, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw)
-        )
+        geometry = ", ".join(str(v) for v in (cg, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw))
         prelude = (f"static const hy_conv_geometry gg = {{ {geometry} }};",)
     xg = f"{x.ptr} + gr * {cg * g.h * g.w}"
-    trans = transposed_pays(og, plane, unit)
-    if trans:  # pixels x channels: patches are A, weights B
-        panels = -(-og // nr) * nr * k
+    if transposed_pays(og, plane, unit):  # pixels x channels: patches are A, weights B
         packed = unit.add_constant(np.concatenate([pack_b(wg.T, nr) for wg in weights]))
         if pointwise:
-            a = Operand("HY_STRIDED", xg, "1", str(g.h * g.w), str(image))
+            a = Operand("HY_STRIDED", xg, "1", str(plane), str(image))
         else:
             a = Operand("HY_CONV", xg, batch_stride=str(image), conv="&gg")
-        b = Operand("HY_PACKED", f"{packed} + gr * {panels}")
-        m, n = plane, og
+        b = Operand("HY_PACKED", f"{packed} + gr * {-(-og // nr) * nr * k}")
+        m, n, trans = plane, og, True
     else:
-        panels = -(-og // mr) * mr * k
         packed = unit.add_constant(np.concatenate([pack_a(wg, mr) for wg in weights]))
-        a = Operand("HY_PACKED", f"{packed} + gr * {panels}")
+        a = Operand("HY_PACKED", f"{packed} + gr * {-(-og // mr) * mr * k}")
         if pointwise:
-            b = Operand("HY_STRIDED", xg, str(g.h * g.w), "1", str(image))
+            b = Operand("HY_STRIDED", xg, str(plane), "1", str(image))
         else:
             b = Operand("HY_CONV", xg, batch_stride=str(image), conv="&gg")
-        m, n = og, plane
+        m, n, trans = og, plane, False
     call = sgemm_call(
         unit,
         batch=x.shape[0],
@@ -296,3 +332,26 @@ def conv2d(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilog
         prelude=prelude,
     )
     return [f"for (long gr = 0; gr < {g.groups}; ++gr) {{", *call, "}"]
+
+
+def _depthwise_call(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: FusedEpilogue, unit: Unit):
+    """One input channel per group: the library's direct depthwise kernel."""
+    from hybridize.backends.c.kernels.gemm import ACT_NONE, THREADS
+
+    act = epilogue.activation()
+    tile, ctx = "0", None
+    if act is None:
+        act = (ACT_NONE, "0", "0")
+        tile, ctx = epilogue.tile_function(unit, (1, 2))
+    kind, lo, hi = act
+    geometry = ", ".join(str(v) for v in (g.c, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw))
+    return [
+        "{",
+        *([f"const void *const ectx[] = {ctx};"] if ctx else []),
+        f"const hy_epilogue ge = {{ 0, 0, {kind}, {lo}, {hi}, {tile}, {'ectx' if ctx else '0'}, 0 }};",
+        f"const hy_depthwise_call gc = {{ {x.shape[0]}, {g.o // g.c}, {{ {geometry} }}, {x.ptr}, {w.ptr}, "
+        f"{bias.ptr if bias else '0'}, {out.ptr}, {g.o * g.oh * g.ow}, &ge }};",
+        f"const int rc = hy_depthwise2d(&gc, {THREADS});",
+        "if (rc) return rc;",
+        "}",
+    ]

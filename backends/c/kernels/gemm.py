@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hybridize.backends.c.epilogue import ACT_NONE, FusedEpilogue, flat_offset
+
+__all__ = ["ACT_NONE", "THREADS", "Operand", "linear", "matmul", "sgemm_call"]
 from hybridize.backends.c.generate import THREADS, Unit
 from hybridize.backends.c.loops import Tensor
 from hybridize.backends.c.pack import pack_a, pack_b

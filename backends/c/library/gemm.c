@@ -150,7 +150,16 @@ static void pack_a(const hy_operand *a, long b, long i0, long mc, long k0, long 
     for (long ip = 0; ip < mc; ip += MR) {
         const long mr = min_l(MR, mc - ip);
         float *dst = out + ip * kc;
-        if (a->cs == 1) {
+        if (a->cs == 1 && mr == MR) {
+            /* MR row streams in, one contiguous MR-vector out per k */
+            const float *src[MR];
+            for (int r = 0; r < MR; ++r) src[r] = base + (i0 + ip + r) * a->rs + k0;
+            for (long kk = 0; kk < kc; ++kk) {
+#pragma GCC unroll 16
+                for (int r = 0; r < MR; ++r) dst[kk * MR + r] = src[r][kk];
+            }
+            continue;
+        } else if (a->cs == 1) {
             for (long r = 0; r < mr; ++r) {
                 const float *src = base + (i0 + ip + r) * a->rs + k0;
                 for (long kk = 0; kk < kc; ++kk) dst[kk * MR + r] = src[kk];
@@ -235,7 +244,7 @@ static inline float act_s(float x, const tile_epilogue *e)
  * Small tiles split k over several accumulator sets so enough FMAs are in
  * flight to hide their latency. */
 static inline __attribute__((always_inline)) void ukernel(const int mr, long kc, const float *restrict a,
-                                                          const float *restrict b, float *restrict c, long rs,
+                                                          const float *restrict b, long ldb, float *restrict c, long rs,
                                                           long cs, long nr, int first, int last,
                                                           const tile_epilogue *e)
 {
@@ -255,14 +264,15 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[u][i][v] = (vf){0};
     long k = 0;
+#pragma GCC unroll 2
     for (; k + u_sets <= kc; k += u_sets) {
 #pragma GCC unroll 4
         for (int u = 0; u < u_sets; ++u) {
-            const float *bk = b + (k + u) * NR;
+            const float *bk = b + (k + u) * ldb;
             const float *ak = a + (k + u) * MR;
             vf bv[NV];
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) bv[v] = *(const vf *)(bk + v * VL);
+            for (int v = 0; v < NV; ++v) bv[v] = *(const vfu *)(bk + v * VL);
 #pragma GCC unroll 16
             for (int i = 0; i < mr; ++i) {
                 const float av = ak[i];
@@ -272,12 +282,12 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
         }
     }
     for (; k < kc; ++k) {
-        const float *bk = b + k * NR;
+        const float *bk = b + k * ldb;
         const float *ak = a + k * MR;
 #pragma GCC unroll 16
         for (int i = 0; i < mr; ++i)
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[0][i][v] += *(const vf *)(bk + v * VL) * ak[i];
+            for (int v = 0; v < NV; ++v) acc[0][i][v] += *(const vfu *)(bk + v * VL) * ak[i];
     }
 #pragma GCC unroll 4
     for (int u = 1; u < u_sets; ++u)
@@ -325,10 +335,10 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
 
 #define HY_UK_CASE(M)                                                          \
     case M:                                                                    \
-        ukernel(M < MR ? M : MR, kc, a, b, c, rs, cs, nr, first, last, e);   \
+        ukernel(M < MR ? M : MR, kc, a, b, ldb, c, rs, cs, nr, first, last, e); \
         break;
 
-static void ukernel_mr(long mr, long kc, const float *a, const float *b, float *c, long rs, long cs, long nr, int first,
+static void ukernel_mr(long mr, long kc, const float *a, const float *b, long ldb, float *c, long rs, long cs, long nr, int first,
                        int last, const tile_epilogue *e)
 {
     switch (mr) {
@@ -414,6 +424,7 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
                 for (long jr = 0; jr < nc; jr += NR) {
                     const long nr = min_l(NR, nc - jr);
                     const float *bp = pb + (jr / NR) * pb_stride;
+                    const long ldb = NR;
                     for (long ir = 0; ir < mc; ir += MR) {
                         const long mr = min_l(MR, mc - ir);
                         const long i0 = ic + ir, j0 = jc + jr;
@@ -426,7 +437,7 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
                             te.hi = epi->hi;
                         }
                         float *ct = c + i0 * rs + j0 * cs;
-                        ukernel_mr(mr, kc, pa + (ir / MR) * pa_stride, bp, ct, rs, cs, nr, first, last, &te);
+                        ukernel_mr(mr, kc, pa + (ir / MR) * pa_stride, bp, ldb, ct, rs, cs, nr, first, last, &te);
                         if (last && epi && epi->tile) {
                             if (g->trans) epi->tile(epi->ctx, bt, j0 + epi->row_base, i0, nr, mr, ct, g->ldc);
                             else epi->tile(epi->ctx, bt, i0 + epi->row_base, j0, mr, nr, ct, g->ldc);

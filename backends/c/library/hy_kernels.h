@@ -86,6 +86,41 @@ typedef struct hy_epilogue {
 int hy_sgemm(long batch, long m, long n, long k, const hy_operand *a, const hy_operand *b, float *c,
              long c_batch_stride, long ldc, int c_trans, const hy_epilogue *epi, int threads);
 
+/* A direct convolution (conv.c): out = conv(x, weights) + bias, activation,
+ * tile epilogue, over `batch` NCHW images. `geometry.c` is the channels of
+ * one group; `weights` are packed per group in NR-channel panels over
+ * k = (kernel row, kernel column, channel). The epilogue sees the output as
+ * channels x pixels of each image. */
+typedef struct hy_conv2d_call {
+    long batch, in_channels, groups, out_channels_per_group;
+    hy_conv_geometry geometry;
+    const float *x;
+    const float *weights;
+    const float *bias;          /* NULL or one per output channel */
+    float *out;
+    long out_batch_stride;
+    const hy_epilogue *epilogue;
+} hy_conv2d_call;
+
+int hy_conv2d(const hy_conv2d_call *call, int threads);
+
+/* A depthwise convolution (depthwise.c): output channel o reads input
+ * channel o / multiplier; `geometry.c` is the input channels; weights are
+ * [channels][kh][kw] as the model has them. The epilogue sees the output as
+ * channels x pixels of each image, one output row at a time. */
+typedef struct hy_depthwise_call {
+    long batch, multiplier;
+    hy_conv_geometry geometry;
+    const float *x;
+    const float *weights;
+    const float *bias;
+    float *out;
+    long out_batch_stride;
+    const hy_epilogue *epilogue;
+} hy_depthwise_call;
+
+int hy_depthwise2d(const hy_depthwise_call *call, int threads);
+
 /* The tile this library was built with (backends/c/build.py checks it). */
 void hy_kernel_config(int *vector_bytes, int *mr, int *nr);
 

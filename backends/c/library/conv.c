@@ -1,0 +1,185 @@
+/* Direct convolution on the GEMM micro-kernel's register tile, with no
+ * im2col: the input image is copied once into a zero-padded NHWC buffer, so
+ * the MR pixels of a tile and the channels of one kernel tap are plain
+ * strided reads (pixels sw*C apart, channels contiguous). A tile is MR
+ * consecutive pixels of one output row x NR output channels; it accumulates
+ * over every tap and input channel in registers (no K blocking, no reload of
+ * the output), then is stored transposed into the NCHW output with bias and
+ * activation, and the generated epilogue runs on it.
+ *
+ * Weights are packed at build time as NR-channel panels over k = (r, q, c)
+ * (kernel row, kernel column, input channel of the group). */
+#include "hy_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define CV_VL (HY_VB / 4)
+#define CV_NV (HY_NR / CV_VL)
+
+typedef float cv_vf __attribute__((vector_size(HY_VB)));
+typedef float cv_vfu __attribute__((vector_size(HY_VB), aligned(4)));
+
+/* Padded NHWC copy of one image: xp[(i + ph) * wp + (j + pw)][c] = x[c][i][j]. */
+static void to_padded_nhwc(const float *x, long c, long h, long w, long ph, long pw, long hp, long wp, float *xp)
+{
+    memset(xp, 0, sizeof(float) * (size_t)(hp * wp * c));
+    for (long i = 0; i < h; ++i)
+        for (long ch = 0; ch < c; ++ch) {
+            const float *src = x + (ch * h + i) * w;
+            float *dst = xp + ((i + ph) * wp + pw) * c + ch;
+            for (long j = 0; j < w; ++j) dst[j * c] = src[j];
+        }
+}
+
+static inline __attribute__((always_inline)) void conv_tile(const int mr, long taps, const long *tap_off, long clen,
+                                                            const float *restrict a, long ars,
+                                                            const float *restrict b, float *restrict t)
+{
+    cv_vf acc[HY_MR][CV_NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < CV_NV; ++v) acc[i][v] = (cv_vf){0};
+    for (long s = 0; s < taps; ++s) {
+        const float *as = a + tap_off[s];
+        const float *bs = b + s * clen * HY_NR;
+#pragma GCC unroll 2
+        for (long c = 0; c < clen; ++c) {
+            cv_vf bv[CV_NV];
+#pragma GCC unroll 4
+            for (int v = 0; v < CV_NV; ++v) bv[v] = *(const cv_vf *)(bs + c * HY_NR + v * CV_VL);
+#pragma GCC unroll 16
+            for (int i = 0; i < mr; ++i) {
+                const float av = as[i * ars + c];
+#pragma GCC unroll 4
+                for (int v = 0; v < CV_NV; ++v) acc[i][v] += bv[v] * av;
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < CV_NV; ++v) *(cv_vf *)(t + i * HY_NR + v * CV_VL) = acc[i][v];
+}
+
+#define HY_CONV_CASE(M)                                                      \
+    case M:                                                                  \
+        conv_tile(M < HY_MR ? M : HY_MR, taps, tap_off, clen, a, ars, b, t); \
+        break;
+
+static void conv_tile_mr(long mr, long taps, const long *tap_off, long clen, const float *a, long ars, const float *b,
+                         float *t)
+{
+    switch (mr) {
+        HY_CONV_CASE(1)
+        HY_CONV_CASE(2)
+        HY_CONV_CASE(3)
+        HY_CONV_CASE(4)
+#if HY_MR > 4
+        HY_CONV_CASE(5)
+        HY_CONV_CASE(6)
+#endif
+#if HY_MR > 6
+        HY_CONV_CASE(7)
+        HY_CONV_CASE(8)
+#endif
+    default:
+        break;
+    }
+}
+
+static inline float conv_act(float x, const hy_epilogue *e)
+{
+    if (e->act == HY_ACT_RELU) return x < 0 ? 0 : x;
+    if (e->act == HY_ACT_CLAMP) {
+        x = x < e->lo ? e->lo : x;
+        return x > e->hi ? e->hi : x;
+    }
+    return x;
+}
+
+/* Tiles [t0, t1) of one group of one image; tile = (channel panel, output row, column block). */
+static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *xp, long wp, const long *tap_off,
+                       long t0, long t1)
+{
+    const hy_conv_geometry *g = &cc->geometry;
+    const long og = cc->out_channels_per_group, cg = g->c;
+    const long cp = cc->in_channels;
+    const long col_blocks = (g->ow + HY_MR - 1) / HY_MR;
+    const long per_panel = g->oh * col_blocks;
+    const long k = g->kh * g->kw * cg;
+    const long plane = g->oh * g->ow;
+    static const hy_epilogue none = {0};
+    const hy_epilogue *e = cc->epilogue ? cc->epilogue : &none;
+    float t[HY_MR * HY_NR] __attribute__((aligned(64)));
+    for (long tile = t0; tile < t1; ++tile) {
+        const long panel = tile / per_panel, rest = tile % per_panel;
+        const long oi = rest / col_blocks, oj0 = (rest % col_blocks) * HY_MR;
+        const long mr = g->ow - oj0 < HY_MR ? g->ow - oj0 : HY_MR;
+        const long oc0 = panel * HY_NR, nr = og - oc0 < HY_NR ? og - oc0 : HY_NR;
+        const float *a = xp + ((oi * g->sh) * wp + oj0 * g->sw) * cp + gr * cg;
+        const float *b = cc->weights + (gr * ((og + HY_NR - 1) / HY_NR) + panel) * k * HY_NR;
+        conv_tile_mr(mr, g->kh * g->kw, tap_off, cg, a, g->sw * cp, b, t);
+        /* store transposed: channel row oc, pixels p0 .. p0+mr contiguous */
+        const long ocg = gr * og + oc0, p0 = oi * g->ow + oj0;
+        float *y = cc->out + bt * cc->out_batch_stride + ocg * plane + p0;
+        for (long j = 0; j < nr; ++j) {
+            const float bias = cc->bias ? cc->bias[ocg + j] : 0;
+            float *yj = y + j * plane;
+            for (long i = 0; i < mr; ++i) yj[i] = conv_act(t[i * HY_NR + j] + bias, e);
+        }
+        if (e && e->tile) e->tile(e->ctx, bt, ocg, p0, nr, mr, y, plane);
+    }
+}
+
+int hy_conv2d(const hy_conv2d_call *cc, int threads)
+{
+    const hy_conv_geometry *g = &cc->geometry;
+    const long cp = cc->in_channels, groups = cc->groups, og = cc->out_channels_per_group;
+    /* the padded image covers every input position a tap reads (zeros outside the input) */
+    const long reach_h = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    const long reach_w = (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    const long hp = reach_h > g->h + 2 * g->ph ? reach_h : g->h + 2 * g->ph;
+    const long wp = reach_w > g->w + 2 * g->pw ? reach_w : g->w + 2 * g->pw;
+    const long taps = g->kh * g->kw;
+    if (cc->batch <= 0 || og <= 0 || g->oh <= 0 || g->ow <= 0) return HY_OK;
+    long *tap_off = malloc(sizeof(long) * (size_t)(taps > 0 ? taps : 1));
+    float *xp = malloc(sizeof(float) * (size_t)(hp * wp * cp > 0 ? hp * wp * cp : 1));
+    if (!tap_off || !xp) {
+        free(tap_off);
+        free(xp);
+        return HY_ERR_NOMEM;
+    }
+    for (long r = 0; r < g->kh; ++r)
+        for (long q = 0; q < g->kw; ++q) tap_off[r * g->kw + q] = (r * g->dh * wp + q * g->dw) * cp;
+    const long col_blocks = (g->ow + HY_MR - 1) / HY_MR;
+    const long tiles = ((og + HY_NR - 1) / HY_NR) * g->oh * col_blocks;
+    const double macs = (double)og * groups * g->oh * g->ow * taps * g->c;
+    int nt = threads < 1 ? 1 : threads;
+    if (macs < (double)HY_PARALLEL_MIN_MACS || tiles < 2) nt = 1;
+    for (long bt = 0; bt < cc->batch; ++bt) {
+        to_padded_nhwc(cc->x + bt * cp * g->h * g->w, cp, g->h, g->w, g->ph, g->pw, hp, wp, xp);
+        for (long gr = 0; gr < groups; ++gr) {
+            if (nt == 1) {
+                conv_tiles(cc, bt, gr, xp, wp, tap_off, 0, tiles);
+                continue;
+            }
+#pragma omp parallel num_threads(nt)
+            {
+#ifdef _OPENMP
+                const long t = omp_get_thread_num(), tn = omp_get_num_threads();
+#else
+                const long t = 0, tn = 1;
+#endif
+                conv_tiles(cc, bt, gr, xp, wp, tap_off, tiles * t / tn, tiles * (t + 1) / tn);
+            }
+        }
+    }
+    free(tap_off);
+    free(xp);
+    return HY_OK;
+}

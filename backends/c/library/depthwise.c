@@ -1,0 +1,142 @@
+/* Depthwise convolution (one input channel per output channel, as in
+ * MobileNet), direct: each channel's plane is copied once into a zero-padded
+ * buffer, so every tap of an output row is one vectorized pass with no
+ * bounds checks; bias and activation are applied to the row, then the
+ * generated epilogue runs on it while it is in L1. Threads split channels. */
+#include "hy_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static inline float dw_act(float x, int act, float lo, float hi)
+{
+    if (act == HY_ACT_RELU) return x < 0 ? 0 : x;
+    if (act == HY_ACT_CLAMP) {
+        x = x < lo ? lo : x;
+        return x > hi ? hi : x;
+    }
+    return x;
+}
+
+static void dw_channels(const hy_depthwise_call *dc, long bt, long c0, long c1, float *xp, long hp, long wp,
+                        const float *zero)
+{
+    const hy_conv_geometry *g = &dc->geometry;
+    static const hy_epilogue none = {0};
+    const hy_epilogue *e = dc->epilogue ? dc->epilogue : &none;
+    const long plane = g->oh * g->ow, per = dc->multiplier;
+    for (long oc = c0; oc < c1; ++oc) {
+        const long ic = oc / per;
+        const float *x = dc->x + (bt * g->c + ic) * g->h * g->w;
+        const int k3 = g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sw <= 2;
+        if (!k3 && (oc == c0 || oc % per == 0)) {  /* a new input plane, padded */
+            memset(xp, 0, sizeof(float) * (size_t)(hp * wp));
+            for (long i = 0; i < g->h; ++i) memcpy(xp + (i + g->ph) * wp + g->pw, x + i * g->w, sizeof(float) * g->w);
+        }
+        const float *wk = dc->weights + oc * g->kh * g->kw;
+        const float bias = dc->bias ? dc->bias[oc] : 0;
+        float *y = dc->out + bt * dc->out_batch_stride + oc * plane;
+        for (long i = 0; i < g->oh; ++i) {
+            float *yr = y + i * g->ow;
+            if (k3) {  /* the common case: all nine taps in one pass, read in place */
+                const float *rows[3];
+                for (int p = 0; p < 3; ++p) {
+                    const long ih = i * g->sh - g->ph + p;
+                    rows[p] = ih >= 0 && ih < g->h ? x + ih * g->w : zero;
+                }
+                const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
+                const float w0 = wk[0], w1 = wk[1], w2 = wk[2], w3 = wk[3], w4 = wk[4], w5 = wk[5], w6 = wk[6],
+                            w7 = wk[7], w8 = wk[8];
+                const long sw = g->sw, pw = g->pw;
+                /* interior: columns j whose taps j*sw - pw + {0,1,2} are all inside the row */
+                long jlo = (pw + sw - 1) / sw, jhi = g->w - 3 + pw >= 0 ? (g->w - 3 + pw) / sw + 1 : 0;
+                if (jhi > g->ow) jhi = g->ow;
+                if (jlo > jhi) jlo = jhi;
+                for (long j = 0; j < g->ow; ++j) {
+                    if (j == jlo) j = jhi;
+                    if (j >= g->ow) break;
+                    float acc = bias;
+                    for (int q = 0; q < 3; ++q) {
+                        const long iw = j * sw - pw + q;
+                        if (iw >= 0 && iw < g->w) acc += wk[q] * r0[iw] + wk[3 + q] * r1[iw] + wk[6 + q] * r2[iw];
+                    }
+                    yr[j] = acc;
+                }
+                const float *a0 = r0 - pw, *a1 = r1 - pw, *a2 = r2 - pw;
+                if (sw == 1) {
+#pragma omp simd
+                    for (long j = jlo; j < jhi; ++j)
+                        yr[j] = bias + w0 * a0[j] + w1 * a0[j + 1] + w2 * a0[j + 2] + w3 * a1[j] + w4 * a1[j + 1] +
+                                w5 * a1[j + 2] + w6 * a2[j] + w7 * a2[j + 1] + w8 * a2[j + 2];
+                } else {
+#pragma omp simd
+                    for (long j = jlo; j < jhi; ++j)
+                        yr[j] = bias + w0 * a0[2 * j] + w1 * a0[2 * j + 1] + w2 * a0[2 * j + 2] + w3 * a1[2 * j] +
+                                w4 * a1[2 * j + 1] + w5 * a1[2 * j + 2] + w6 * a2[2 * j] + w7 * a2[2 * j + 1] +
+                                w8 * a2[2 * j + 2];
+                }
+                goto finish;
+            }
+#pragma omp simd
+            for (long j = 0; j < g->ow; ++j) yr[j] = bias;
+            for (long p = 0; p < g->kh; ++p) {
+                const float *xr = xp + (i * g->sh + p * g->dh) * wp;
+                for (long q = 0; q < g->kw; ++q) {
+                    const float wv = wk[p * g->kw + q];
+                    const float *xs = xr + q * g->dw;
+                    if (g->sw == 1) {
+#pragma omp simd
+                        for (long j = 0; j < g->ow; ++j) yr[j] += wv * xs[j];
+                    } else {
+#pragma omp simd
+                        for (long j = 0; j < g->ow; ++j) yr[j] += wv * xs[j * g->sw];
+                    }
+                }
+            }
+        finish:
+            if (e->act != HY_ACT_NONE) {
+#pragma omp simd
+                for (long j = 0; j < g->ow; ++j) yr[j] = dw_act(yr[j], e->act, e->lo, e->hi);
+            }
+            if (e->tile) e->tile(e->ctx, bt, oc, i * g->ow, 1, g->ow, yr, plane);
+        }
+    }
+}
+
+int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
+{
+    const hy_conv_geometry *g = &dc->geometry;
+    const long channels = g->c * dc->multiplier;
+    if (dc->batch <= 0 || channels <= 0 || g->oh <= 0 || g->ow <= 0) return HY_OK;
+    const long reach_h = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    const long reach_w = (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    const long hp = reach_h > g->h + 2 * g->ph ? reach_h : g->h + 2 * g->ph;
+    const long wp = reach_w > g->w + 2 * g->pw ? reach_w : g->w + 2 * g->pw;
+    const double macs = (double)dc->batch * channels * g->oh * g->ow * g->kh * g->kw;
+    int nt = threads < 1 ? 1 : threads;
+    if (macs < (double)HY_PARALLEL_MIN_MACS / 4 || channels < 2) nt = 1;
+    int err = 0;
+    for (long bt = 0; bt < dc->batch; ++bt) {
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : err)
+        {
+#ifdef _OPENMP
+            const long t = omp_get_thread_num(), tn = omp_get_num_threads();
+#else
+            const long t = 0, tn = 1;
+#endif
+            float *xp = malloc(sizeof(float) * (size_t)(hp * wp + wp));
+            if (!xp) {
+                err |= HY_ERR_NOMEM;
+            } else {
+                float *zero = xp + hp * wp; /* a row of zeros for kernel rows outside the input */
+                memset(zero, 0, sizeof(float) * (size_t)wp);
+                dw_channels(dc, bt, channels * t / tn, channels * (t + 1) / tn, xp, hp, wp, zero);
+                free(xp);
+            }
+        }
+    }
+    return err;
+}

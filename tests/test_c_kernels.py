@@ -1,0 +1,287 @@
+"""The C kernel library against the NumPy reference: GEMM and convolution
+shapes that are not multiples of the register tile (M, N, K = 1 included),
+every kind of fused epilogue, at 1 and 2 threads; the packed-weight layout;
+the compile cache's validation and bounds; the per-CPU cache key."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hybridize
+from hybridize.backends.c.isa import Target, target
+from hybridize.backends.c.pack import aligned, pack_a, pack_b
+
+pytestmark = pytest.mark.torch
+
+EPILOGUES = {
+    "none": lambda t, y, r: y,
+    "relu": lambda t, y, r: t.relu(y),
+    "relu6": lambda t, y, r: t.nn.functional.relu6(y),
+    "gelu": lambda t, y, r: t.nn.functional.gelu(y),
+    "residual": lambda t, y, r: t.relu(y + r),
+    "sigmoid-mul": lambda t, y, r: y * t.sigmoid(y),
+}
+
+
+def compare(model, inputs, c_cache, threads=(1, 2), rtol=2e-5, atol=2e-5):
+    """C at each thread count against the NumPy backend and eager PyTorch."""
+    import torch
+
+    module = hybridize.optimize(hybridize.trace(model, *inputs))
+    xs = [x.numpy() for x in inputs]
+    reference = hybridize.build(module, "numpy")(*xs)
+    reference = reference if isinstance(reference, tuple) else (reference,)
+    with torch.no_grad():
+        eager = model(*inputs)
+    eager = eager if isinstance(eager, tuple) else (eager,)
+    for t in threads:
+        got = hybridize.build(module, "c", threads=t, cache_dir=c_cache, progress=False)(*xs)
+        got = got if isinstance(got, tuple) else (got,)
+        for i, (g, r, e) in enumerate(zip(got, reference, eager)):
+            np.testing.assert_allclose(g, r, rtol=rtol, atol=atol, err_msg=f"output {i}, {t} threads vs numpy")
+            np.testing.assert_allclose(g, e.numpy(), rtol=rtol, atol=atol, err_msg=f"output {i}, {t} threads vs torch")
+    return module
+
+
+# (rows M, out features N, in features K): ragged against every tile (6x16, 8x32), ones, and one big enough for threads
+LINEAR_SHAPES = [(1, 1, 1), (1, 33, 7), (2, 17, 64), (5, 3, 300), (9, 100, 33), (33, 32, 16), (70, 45, 129), (64, 256, 512)]
+
+
+@pytest.mark.parametrize("epilogue", list(EPILOGUES))
+def test_linear_ragged_shapes_and_epilogues(epilogue, c_cache):
+    import torch
+
+    torch.manual_seed(0)
+    fn = EPILOGUES[epilogue]
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList(torch.nn.Linear(k, n, bias=i % 2 == 0) for i, (m, n, k) in enumerate(LINEAR_SHAPES))
+
+        def forward(self, *xs):
+            outs = []
+            for layer, x in zip(self.layers, xs):
+                y = layer(x)
+                outs.append(fn(torch, y, torch.ones_like(y) * 0.25))
+            return tuple(outs)
+
+    inputs = [torch.randn(m, k) for m, n, k in LINEAR_SHAPES]
+    compare(Net().eval(), inputs, c_cache)
+
+
+def test_matmul_batched_broadcast_and_transposed(c_cache):
+    import torch
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def forward(self, a, b, c, q, k):
+            return (
+                a @ b,                                  # batched, ragged
+                a @ c,                                  # broadcast B over the batch
+                torch.relu(q @ k.transpose(-1, -2)),    # attention scores: B read transposed
+                q[0, 0] @ k[0, 0].T,                    # plain 2-D
+            )  # fmt: skip
+
+    inputs = [torch.randn(3, 5, 7), torch.randn(3, 7, 33), torch.randn(7, 2), torch.randn(2, 4, 19, 16), torch.randn(2, 4, 23, 16)]
+    compare(Net().eval(), inputs, c_cache)
+
+
+def test_linear_with_constant_matmul_weight(c_cache):
+    import torch
+
+    torch.manual_seed(0)
+    w = torch.randn(40, 9)
+
+    class Net(torch.nn.Module):
+        def forward(self, x):
+            return x @ w, w.T @ x.T
+
+    compare(Net().eval(), [torch.randn(6, 40)], c_cache)
+
+
+# (in, out, kernel, stride, padding, dilation, groups, size)
+CONVS = [
+    (3, 8, 3, 1, 1, 1, 1, 13),      # K = 27: the GEMM path with packed patches
+    (16, 40, 3, 1, 1, 1, 1, 9),     # direct, ragged channels
+    (16, 33, 3, 2, 1, 1, 1, 11),    # direct, stride 2, odd size
+    (12, 10, 3, 1, 2, 2, 1, 10),    # dilation
+    (20, 30, 5, 2, 2, 1, 2, 12),    # groups, 5x5
+    (24, 70, 1, 1, 0, 1, 1, 7),     # pointwise GEMM, transposed (7x7 plane)
+    (32, 64, 1, 1, 0, 1, 1, 16),    # pointwise GEMM
+    (8, 16, 1, 2, 0, 1, 1, 9),      # strided 1x1
+    (64, 64, 3, 1, 1, 1, 1, 16),    # threads
+    (24, 24, 3, 1, 1, 1, 24, 15),   # depthwise 3x3
+    (24, 24, 3, 2, 1, 1, 24, 15),   # depthwise stride 2
+    (8, 16, 3, 1, 1, 1, 8, 10),     # depthwise, channel multiplier 2
+    (6, 6, 5, 1, 2, 1, 6, 9),       # depthwise 5x5 (generic taps)
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("epilogue", ["none", "relu", "relu6", "residual", "sigmoid-mul"])
+def test_conv_shapes_and_epilogues(epilogue, c_cache):
+    import torch
+
+    torch.manual_seed(0)
+    fn = EPILOGUES[epilogue]
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.convs = torch.nn.ModuleList(
+                torch.nn.Conv2d(ci, co, k, stride=s, padding=p, dilation=d, groups=g, bias=i % 3 != 1)
+                for i, (ci, co, k, s, p, d, g, n) in enumerate(CONVS)
+            )
+
+        def forward(self, *xs):
+            outs = []
+            for conv, x in zip(self.convs, xs):
+                y = conv(x)
+                outs.append(fn(torch, y, torch.full_like(y, -0.5)))
+            return tuple(outs)
+
+    inputs = [torch.randn(2 if i % 4 == 0 else 1, ci, n, n) for i, (ci, co, k, s, p, d, g, n) in enumerate(CONVS)]
+    compare(Net().eval(), inputs, c_cache)
+
+
+def test_conv_dynamic_batch(c_cache):
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(8, 24, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(24, 24, 3, groups=24)).eval()
+    module = hybridize.optimize(hybridize.trace(net, torch.randn(2, 8, 9, 9), dynamic_batch=True))
+    reference = hybridize.build(module, "numpy")
+    fast = hybridize.build(module, "c", threads=2, cache_dir=c_cache, progress=False)
+    for batch in (1, 3, 5):
+        x = np.random.default_rng(batch).standard_normal((batch, 8, 9, 9)).astype(np.float32)
+        np.testing.assert_allclose(fast(x), reference(x), rtol=2e-5, atol=2e-5)
+
+
+def test_packed_layout():
+    """pack_a: out[p, k, lane] = A[p*MR + lane, k]; pack_b: out[p, k, lane] = B[k, p*NR + lane]; zero padded."""
+    a = np.arange(5 * 3, dtype=np.float32).reshape(5, 3)
+    pa = pack_a(a, 4).reshape(2, 3, 4)
+    assert pa[0, 2, 1] == a[1, 2] and pa[1, 0, 0] == a[4, 0] and not pa[1, :, 1:].any()
+    b = np.arange(3 * 5, dtype=np.float32).reshape(3, 5)
+    pb = pack_b(b, 4).reshape(2, 3, 4)
+    assert pb[0, 1, 3] == b[1, 3] and pb[1, 2, 0] == b[2, 4] and not pb[1, :, 1:].any()
+    assert pa.ctypes.data % 64 == 0 and pb.ctypes.data % 64 == 0
+    odd = np.zeros(17, np.float32)[1:]
+    assert aligned(odd).ctypes.data % 64 == 0 and np.array_equal(aligned(odd), odd)
+
+
+def test_cache_key_names_the_cpu_features():
+    t = target()
+    assert t.features and t.isa in {"avx512f", "avx2", "avx", "neon", "generic"}
+    assert "-march=native" in t.flags and t.defines == tuple(f"-DHY_{n}={v}" for n, v in zip(("VB", "MR", "NR"), t.tile))
+    other = Target(t.compiler, t.version, tuple(f for f in t.features if "AVX512" not in f), "avx2", (32, 6, 16))
+    assert other.key != t.key  # a machine without AVX-512 never gets this machine's binaries
+
+
+def _mlp_module():
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)).eval()
+    return hybridize.optimize(hybridize.trace(net, torch.randn(2, 16)))
+
+
+def test_corrupted_cache_entries_are_rebuilt_never_loaded(tmp_path):
+    """Each case in a fresh process (a loaded extension cannot be unloaded):
+    build, damage the cached module, build again in another process."""
+    module_text = hybridize.print_module(_mlp_module())
+    (tmp_path / "m.mlir").write_text(module_text)
+    cache = tmp_path / "cache"
+    code = (
+        "import sys, numpy as np, hybridize\n"
+        "m = hybridize.parse_module(open(sys.argv[1]).read())\n"
+        "f = hybridize.build(m, 'c', cache_dir=sys.argv[2], progress=False)\n"
+        "print(float(f(np.ones((2, 16), np.float32)).sum()))\n"
+    )
+
+    def run():
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.mlir"), str(cache)], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    expected = run()
+    (so,) = [p for p in cache.glob("_hy_*") if p.suffix == ".so"]
+    for damage in ("truncate", "flip", "sidecar"):
+        if damage == "truncate":
+            so.write_bytes(so.read_bytes()[: so.stat().st_size // 3])
+        elif damage == "flip":
+            data = bytearray(so.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            so.write_bytes(bytes(data))
+        else:
+            so.with_name(so.name + ".json").write_text("{not json")
+        assert run() == expected
+        record = json.loads(so.with_name(so.name + ".json").read_text())
+        assert record["size"] == so.stat().st_size
+
+
+def test_cache_honours_xdg_and_stays_bounded(tmp_path, monkeypatch):
+    from hybridize.backends.c import build as cbuild
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cbuild.default_cache_dir() == tmp_path / "xdg" / "hybridize" / "c"
+    cache = tmp_path / "bounded"
+    cache.mkdir()
+    for i in range(5):  # old entries, oldest first
+        p = cache / f"_hy_old{i}.so"
+        p.write_bytes(b"x" * 1000)
+        os.utime(p, (1000 + i, 1000 + i))
+    keep = cache / "_hy_new.so"
+    keep.write_bytes(b"y" * 1000)
+    cbuild._evict(cache, 2500, keep={keep})
+    left = sorted(p.name for p in cache.glob("*.so"))
+    assert keep.name in left and "_hy_old0.so" not in left and len(left) == 2
+
+
+def test_arena_is_allocated_once_and_aligned(c_cache):
+    module = _mlp_module()
+    fast = hybridize.build(module, "c", cache_dir=c_cache, progress=False)
+    x = np.ones((2, 16), np.float32)
+    first = fast(x)
+    state = fast._run._keep[2]
+    arena = state["arena"]
+    assert arena.ctypes.data % 64 == 0
+    np.testing.assert_array_equal(fast(x), first)
+    assert state["arena"] is arena
+
+
+def test_profile_lists_every_step(c_cache):
+    fast = hybridize.build(_mlp_module(), "c", cache_dir=c_cache, progress=False, profile=True)
+    fast(np.ones((2, 16), np.float32))
+    steps = fast.profile()
+    assert len(steps) == 2 and all(s >= 0 for _, s in steps) and any("hy.linear" in n for n, _ in steps)
+
+
+def test_default_threads_follow_omp_num_threads(monkeypatch):
+    from hybridize.backends import default_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert default_threads() == len(os.sched_getaffinity(0))
+
+
+def test_library_sources_compile_cleanly_with_warnings_as_errors(tmp_path):
+    from hybridize.backends.c.build import LIBRARY_DIR, library_sources
+
+    t = target()
+    for src in library_sources():
+        done = subprocess.run(
+            [t.compiler, *t.flags, "-Wall", "-Wextra", "-Werror", f"-I{LIBRARY_DIR}", "-c", str(src), "-o", str(tmp_path / (src.stem + ".o"))],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert Path(LIBRARY_DIR / "hy_kernels.h").exists()
