@@ -10,14 +10,15 @@ so the same IR gives the same DOT text and, through `dot`, the same SVG.
 
     >>> print(to_dot(parse_module(MLP)))
     digraph hybridize {
-        graph [fontname=Helvetica label=<...@forward...> rankdir=TB ...]
-        in0 [label=<...<b>input</b> %x...> id=in0 shape=invhouse ...]
-        op0 [label=<...<b>linear</b>...6x8 f32...> id=op0 fillcolor="#ffc078" ...]
-        in0 -> op0 [label=<2x8>]
+        graph [... label=<...<b>@forward</b>...> labelloc=t ... rankdir=TB ...]
+        in0 [label=<...<b>input</b> %x...2x8 f32...> fillcolor="#fff3bf" id=in0 shape=invhouse]
+        op0 [label=<...<b>linear</b> ...%0...2x6 f32...◆ %w0 6x8 f32...◆ %b0 6 f32...> ...]
         ...
+        in0 -> op0 [label=<2x8>]
 
-Every string from the IR passes through `text.clean` and `text.xml`: labels
-are Graphviz HTML-like labels built here, tooltips go through
+Every string from the IR is hostile: labels are Graphviz HTML-like labels
+built here from `label_text` (one line, XML-escaped, backslashes doubled so
+dot expands no `\\N`), tooltips are XML-escaped and go through
 `graphviz.escape` and the package's quoting.
 """
 
