@@ -32,6 +32,9 @@ class CompiledModel:
         self._in_shapes = [shape_of(v) for v in prog.inputs]
         self._in_dtypes = [numpy_dtype(v) for v in prog.inputs]
         self._dynamic = prog.dynamic
+        # the fast path of __call__: C-contiguous NumPy arrays of exactly the static signature
+        self._exact = None if prog.dynamic else list(zip((tuple(s) for s in self._in_shapes), self._in_dtypes))
+        self._single = len(prog.outputs) == 1
 
     @property
     def arena_bytes(self) -> int:
@@ -58,6 +61,17 @@ class CompiledModel:
         return np.asarray(a, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
 
     def __call__(self, *args):
+        exact = self._exact
+        if exact is not None and len(args) == len(exact):
+            for a, (shape, dtype) in zip(args, exact):
+                if type(a) is not np.ndarray or a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous:
+                    break
+            else:
+                outs = self._run(*args)
+                return outs[0] if self._single else tuple(outs)
+        return self._call_checked(args)
+
+    def _call_checked(self, args):
         if len(args) != len(self._in_shapes):
             raise ValueError(f"expected {len(self._in_shapes)} argument(s), got {len(args)}; signature: {self.signature}")
         torch_out = False
@@ -149,23 +163,34 @@ def c_runner(prog: Program, ffi, lib, constants: list[np.ndarray], source: str, 
             state["bytes"] = nbytes
         return state["ptr"]
 
-    def run(*arrays):
-        if source_dim is None:
-            lead: tuple = (threads,)
-            outs = [np.empty(s, d) for s, d in out_specs]
-            nbytes = static
-        else:
-            batch = arrays[source_dim[0]].shape[source_dim[1]]
-            lead = (threads, batch)
-            outs = [np.empty(tuple(batch if d == DYNAMIC else d for d in s), d_) for s, d_ in out_specs]
-            nbytes = static + per_batch * batch
-        with lock:
-            rc = fn(*lead, *[fb(a) for a in arrays], *[fb(o) for o in outs], table, arena_for(nbytes))
-        if rc:
-            from hybridize.backends.c import ERRORS
+    empty = np.empty
 
-            raise IndexError(f"generated C failed: {ERRORS.get(rc, f'error code {rc}')}")
-        return outs
+    def failed(rc: int):
+        from hybridize.backends.c import ERRORS
+
+        raise IndexError(f"generated C failed: {ERRORS.get(rc, f'error code {rc}')}")
+
+    if source_dim is None:
+        arena_ptr = arena_for(static)
+
+        def run(*arrays):
+            outs = [empty(s, d) for s, d in out_specs]
+            with lock:
+                rc = fn(threads, *map(fb, arrays), *map(fb, outs), table, arena_ptr)
+            if rc:
+                failed(rc)
+            return outs
+
+    else:
+
+        def run(*arrays):
+            batch = arrays[source_dim[0]].shape[source_dim[1]]
+            outs = [empty(tuple(batch if d == DYNAMIC else d for d in s), d_) for s, d_ in out_specs]
+            with lock:
+                rc = fn(threads, batch, *map(fb, arrays), *map(fb, outs), table, arena_for(static + per_batch * batch))
+            if rc:
+                failed(rc)
+            return outs
 
     run._keep = (keep, table, state)  # the weights and the arena must outlive the function
     return run

@@ -37,7 +37,8 @@ static void to_padded_nhwc(const float *x, long c, long h, long w, long ph, long
 
 static inline __attribute__((always_inline)) void conv_tile(const int mr, long taps, const long *tap_off, long clen,
                                                             const float *restrict a, long ars,
-                                                            const float *restrict b, float *restrict t)
+                                                            const float *restrict b, float *restrict t,
+                                                            const float *pf, long pf_step)
 {
     cv_vf acc[HY_MR][CV_NV];
 #pragma GCC unroll 16
@@ -47,8 +48,10 @@ static inline __attribute__((always_inline)) void conv_tile(const int mr, long t
     for (long s = 0; s < taps; ++s) {
         const float *as = a + tap_off[s];
         const float *bs = b + s * clen * HY_NR;
+        const float *ps = pf + s * clen * pf_step;
 #pragma GCC unroll 2
         for (long c = 0; c < clen; ++c) {
+            __builtin_prefetch(ps + c * pf_step, 0, 2);
             cv_vf bv[CV_NV];
 #pragma GCC unroll 4
             for (int v = 0; v < CV_NV; ++v) bv[v] = *(const cv_vf *)(bs + c * HY_NR + v * CV_VL);
@@ -68,11 +71,11 @@ static inline __attribute__((always_inline)) void conv_tile(const int mr, long t
 
 #define HY_CONV_CASE(M)                                                      \
     case M:                                                                  \
-        conv_tile(M < HY_MR ? M : HY_MR, taps, tap_off, clen, a, ars, b, t); \
+        conv_tile(M < HY_MR ? M : HY_MR, taps, tap_off, clen, a, ars, b, t, pf, pf_step); \
         break;
 
 static void conv_tile_mr(long mr, long taps, const long *tap_off, long clen, const float *a, long ars, const float *b,
-                         float *t)
+                         float *t, const float *pf, long pf_step)
 {
     switch (mr) {
         HY_CONV_CASE(1)
@@ -123,7 +126,13 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
         const long oc0 = panel * HY_NR, nr = og - oc0 < HY_NR ? og - oc0 : HY_NR;
         const float *a = xp + ((oi * g->sh) * wp + oj0 * g->sw) * cp + gr * cg;
         const float *b = cc->weights + (gr * ((og + HY_NR - 1) / HY_NR) + panel) * k * HY_NR;
-        conv_tile_mr(mr, g->kh * g->kw, tap_off, cg, a, g->sw * cp, b, t);
+        /* while this panel's tiles run, bring the next panel's weights into L2, a share per tile:
+         * its first tile would otherwise stream them from memory at the FMA rate */
+        const long panels = (og + HY_NR - 1) / HY_NR;
+        const float *next = panel + 1 < panels ? b + k * HY_NR : b;
+        const long share = (k * HY_NR + per_panel - 1) / per_panel;
+        const long step = share / k > 16 ? share / k : 16;
+        conv_tile_mr(mr, g->kh * g->kw, tap_off, cg, a, g->sw * cp, b, t, next + (rest * share) % (k * HY_NR), step);
         /* store transposed: channel row oc, pixels p0 .. p0+mr contiguous */
         const long ocg = gr * og + oc0, p0 = oi * g->ow + oj0;
         float *y = cc->out + bt * cc->out_batch_stride + ocg * plane + p0;

@@ -246,7 +246,7 @@ static inline float act_s(float x, const tile_epilogue *e)
 static inline __attribute__((always_inline)) void ukernel(const int mr, long kc, const float *restrict a,
                                                           const float *restrict b, long ldb, float *restrict c, long rs,
                                                           long cs, long nr, int first, int last,
-                                                          const tile_epilogue *e)
+                                                          const tile_epilogue *e, const float *pf, long pf_step)
 {
     enum { U_MAX = 4 };
     if (cs == 1)  /* the tile's rows arrive while the k loop runs */
@@ -266,6 +266,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
     long k = 0;
 #pragma GCC unroll 2
     for (; k + u_sets <= kc; k += u_sets) {
+        __builtin_prefetch(pf + k * pf_step, 0, 2);
 #pragma GCC unroll 4
         for (int u = 0; u < u_sets; ++u) {
             const float *bk = b + (k + u) * ldb;
@@ -335,11 +336,11 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
 
 #define HY_UK_CASE(M)                                                          \
     case M:                                                                    \
-        ukernel(M < MR ? M : MR, kc, a, b, ldb, c, rs, cs, nr, first, last, e); \
+        ukernel(M < MR ? M : MR, kc, a, b, ldb, c, rs, cs, nr, first, last, e, pf, pf_step); \
         break;
 
-static void ukernel_mr(long mr, long kc, const float *a, const float *b, long ldb, float *c, long rs, long cs, long nr, int first,
-                       int last, const tile_epilogue *e)
+static void ukernel_mr(long mr, long kc, const float *a, const float *b, long ldb, float *c, long rs, long cs, long nr,
+                       int first, int last, const tile_epilogue *e, const float *pf, long pf_step)
 {
     switch (mr) {
         HY_UK_CASE(1)
@@ -437,7 +438,12 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
                             te.hi = epi->hi;
                         }
                         float *ct = c + i0 * rs + j0 * cs;
-                        ukernel_mr(mr, kc, pa + (ir / MR) * pa_stride, bp, ldb, ct, rs, cs, nr, first, last, &te);
+                        /* the next B panel into L2, a share per tile (a pre-packed one comes from memory) */
+                        const long tiles = (mc + MR - 1) / MR, share = (kc * NR + tiles - 1) / tiles;
+                        const float *next = jr + NR < nc ? bp + pb_stride : bp;
+                        const long step = share / kc > 16 ? share / kc : 16;
+                        ukernel_mr(mr, kc, pa + (ir / MR) * pa_stride, bp, ldb, ct, rs, cs, nr, first, last, &te,
+                                   next + (ir / MR) * share, step);
                         if (last && epi && epi->tile) {
                             if (g->trans) epi->tile(epi->ctx, bt, j0 + epi->row_base, i0, nr, mr, ct, g->ldc);
                             else epi->tile(epi->ctx, bt, i0 + epi->row_base, j0, mr, nr, ct, g->ldc);
@@ -481,7 +487,9 @@ int hy_sgemm(long batch, long m, long n, long k, const hy_operand *a, const hy_o
         return HY_OK;
     }
     int nt = threads < 1 ? 1 : threads;
-    if ((double)batch * m * n * k < (double)HY_PARALLEL_MIN_MACS) nt = 1;
+    /* small work stays on one thread; a GEMV streaming large weights gains from two cores' caches */
+    const double macs = (double)batch * m * n * k;
+    if (macs < (double)HY_PARALLEL_MIN_MACS && !(m <= 2 * MR && (double)n * k * sizeof(float) >= 256 * 1024)) nt = 1;
     const long mp = (m + MR - 1) / MR, np = (n + NR - 1) / NR;
     if (nt > 1 && batch < nt && mp * np < 2) nt = 1;
     int err = 0;
