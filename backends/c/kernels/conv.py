@@ -296,7 +296,7 @@ def _conv_gemm(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogu
         geometry = ", ".join(str(v) for v in (cg, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw))
         prelude = (f"static const hy_conv_geometry gg = {{ {geometry} }};",)
     xg = f"{x.ptr} + gr * {cg * g.h * g.w}"
-    if transposed_pays(og, plane, unit):  # pixels x channels: patches are A, weights B
+    if transposed_pays(og, plane, k, unit):  # pixels x channels: patches are A, weights B
         packed = unit.add_constant(np.concatenate([pack_b(wg.T, nr) for wg in weights]))
         if pointwise:
             a = Operand("HY_STRIDED", xg, "1", str(plane), str(image))

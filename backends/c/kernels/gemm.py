@@ -51,10 +51,15 @@ def padded_work(m: int, n: int, mr: int, nr: int) -> int:
     return -(-m // mr) * mr * -(-n // nr) * nr
 
 
-def transposed_pays(m: int, n: int, unit: Unit) -> bool:
-    """Whether computing C^T = B^T A^T wastes clearly less of the tile than C = A B."""
+def transposed_pays(m: int, n: int, k: int, unit: Unit) -> bool:
+    """Whether computing C^T = B^T A^T costs clearly less than C = A B: it
+    wastes less of the tile on ragged edges, but stores each element of C
+    one by one (about two cycles each, against k / 32 cycles of FMAs)."""
     _, mr, nr = unit.tile
-    return padded_work(n, m, mr, nr) < 0.93 * padded_work(m, n, mr, nr)
+    fma = k / 32
+    normal = padded_work(m, n, mr, nr) * fma
+    transposed = padded_work(n, m, mr, nr) * (fma + 2)
+    return transposed < 0.93 * normal
 
 
 def static_or(d: Dim, guess: int) -> int:
@@ -120,7 +125,7 @@ def linear(op: LinearOp, args: list[Tensor], out: Tensor, epilogue: FusedEpilogu
     common = dict(k=k, c=out.ptr, ldc=n_out, bias=bias.ptr if bias else None, epilogue=epilogue, split=split, batch=1)
     if w.const is not None:
         weights = w.const.reshape(n_out, k)
-        if transposed_pays(static_or(rows, DYNAMIC_ROWS_GUESS), n_out, unit):
+        if transposed_pays(static_or(rows, DYNAMIC_ROWS_GUESS), n_out, k, unit):
             packed = unit.add_constant(pack_a(weights, mr))
             return sgemm_call(
                 unit, m=n_out, n=rows, a=Operand("HY_PACKED", packed), b=Operand("HY_STRIDED", x.ptr, "1", str(k)),
@@ -172,7 +177,7 @@ def matmul(op: MatmulOp, args: list[Tensor], out: Tensor, epilogue: FusedEpilogu
         return sgemm_call(
             unit, m=m, n=n, a=Operand("HY_PACKED", packed), b=Operand("HY_STRIDED", b.ptr, str(n), "1", bsb), **common
         )
-    if m.static and n.static and transposed_pays(int(m), int(n), unit):
+    if m.static and n.static and k.static and transposed_pays(int(m), int(n), int(k), unit):
         return sgemm_call(
             unit, m=n, n=m, a=Operand("HY_STRIDED", b.ptr, "1", str(n), bsb),
             b=Operand("HY_STRIDED", a.ptr, "1", str(k), bsa), trans=True, **common,

@@ -3,6 +3,7 @@ take, gather, iota, cumsum."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from xdsl.ir import Operation
@@ -72,26 +73,40 @@ def strided_slice(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
 
 
 def pad(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
-    """Fill with the value, then copy the input's rows into place."""
+    """Each output row written once: a row of the input is copied between
+    its left and right fill, every other row is filled whole."""
     (x,) = args
     if not x.shape:
         return [f"{out.ptr}[0] = {x.ptr}[0];"]
-    low = op.low_values
+    low, t = op.low_values, out.ctype
+    rank = len(out.shape)
+    value = c_number(op.pad_value, t)
+
+    def fill(dst: str, count) -> str:
+        if op.pad_value == 0 and math.copysign(1.0, op.pad_value) > 0:  # +0.0: all bytes zero
+            return f"memset({dst}, 0, sizeof({t}) * ({count}));"
+        return f"for (long k = 0; k < ({count}); ++k) ({dst})[k] = {value};"
+
+    idx = [f"i{d}" for d in range(rank - 1)]
     out_strides = contiguous_strides(out.shape)
-    base = sum(lo * int(s) for lo, s in zip(low, out_strides) if lo)
-    idx = [f"i{d}" for d in range(len(x.shape) - 1)]
-    lines = [
-        "{",
-        "#pragma omp simd",
-        f"for (long i = 0; i < {out.count}; ++i) {out.ptr}[i] = {c_number(op.pad_value, out.ctype)};",
+    x_strides = contiguous_strides(x.shape)
+    inside = " && ".join(f"{i} >= {lo} && {i} < {lo} + {n}" for i, lo, n in zip(idx, low, x.shape)) or "1"
+    src = " + ".join(f"({i} - {lo}) * ({s})" for i, lo, s in zip(idx, low, x_strides[:-1])) or "0"
+    n, lo = x.shape[-1], low[-1]
+    lines = ["{"]
+    for d in range(rank - 1):
+        lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {out.shape[d]}; ++{idx[d]}) {{")
+    lines += [
+        f"{t} *yr = {out.ptr} + {index_expr(idx, out_strides[:-1])};",
+        f"if ({inside}) {{",
+        *([fill("yr", lo)] if lo else []),
+        f"memcpy(yr + {lo}, {x.ptr} + {src}, sizeof({t}) * ({n}));",
+        *([fill(f"yr + {lo} + {n}", op.high_values[-1])] if op.high_values[-1] else []),
+        "} else {",
+        fill("yr", out.shape[-1]),
+        "}",
     ]
-    for d, n in enumerate(x.shape[:-1]):
-        lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {n}; ++{idx[d]}) {{")
-    dst = index_expr(idx, out_strides[:-1])
-    src = index_expr(idx, contiguous_strides(x.shape)[:-1])
-    row = x.shape[-1]
-    lines.append(f"memcpy({out.ptr} + {base} + {dst}, {x.ptr} + {src}, sizeof({out.ctype}) * ({row}));")
-    return lines + ["}"] * len(idx) + ["}"]
+    return lines + ["}"] * (rank - 1) + ["}"]
 
 
 def _index_value(indices: Tensor, at: str, size: Dim) -> list[str]:

@@ -267,6 +267,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
 #pragma GCC unroll 2
     for (; k + u_sets <= kc; k += u_sets) {
         __builtin_prefetch(pf + k * pf_step, 0, 2);
+        __builtin_prefetch(a + (k + u_sets * 8) * MR + kc * MR); /* the next A panel, into L1 */
 #pragma GCC unroll 4
         for (int u = 0; u < u_sets; ++u) {
             const float *bk = b + (k + u) * ldb;
