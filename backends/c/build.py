@@ -185,7 +185,7 @@ def compile_module(
     """Build (or load from the cache) a cffi module exposing `cdef`; returns (ffi, lib)."""
     import cffi
 
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_dir = (Path(cache_dir) if cache_dir is not None else default_cache_dir()).resolve()
     tgt = target()
     lib = kernel_library(cache_dir, tgt, progress=progress)
     key = "\0".join([source, cdef, tgt.key, lib.name, sys.implementation.cache_tag, cffi.__version__])

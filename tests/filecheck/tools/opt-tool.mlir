@@ -3,9 +3,9 @@
 // RUN: not opt-tool -p fuse,nosuch %s 2>&1 | filecheck %s --check-prefix=PASS
 // RUN: not opt-tool %S/Inputs/syntax-error.mlir 2>&1 | filecheck %s --check-prefix=SYNTAX
 
-// C:      int hy_forward(const void *in0, const void *in1, void *out0, const void *const *consts, void *arena)
+// C:      int hy_forward(int hy_threads, const void *in0, const void *in1, void *out0, const void *const *consts, void *arena)
 // C:      /* hy.fused: hy.linear, hy.relu */
-// C:      #pragma omp simd reduction
+// C:      hy_sgemm(1, 1, 4, 8, &ga, &gb, y0,
 // C-NOT:  x.mlir
 // PY:     def forward(x0, x1):
 // PY:     np.matmul(x0, x1.T, out=y0)
