@@ -53,7 +53,13 @@ FUZZ_BUDGET ?= 600
 fuzz: $(VENV)
 	$(PY) -m hybridize.tools.fuzz --budget $(FUZZ_BUDGET) --out build/fuzz
 
-bench: $(VENV)
+# The speed table against eager PyTorch and ONNX Runtime (issue 7); the peers
+# install into the venv once (constraints keep its torch).
+$(VENV)/.bench: $(VENV)/.installed
+	$(PIP) install -q -c constraints.txt -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.bench
 	$(PY) -m hybridize.tools.bench
 
 clean:

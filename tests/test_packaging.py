@@ -25,5 +25,8 @@ def test_wheel_has_only_the_hybridize_package(tmp_path):
     for sub in ("ir", "passes", "frontends", "backends", "tools"):
         assert f"hybridize/{sub}/__init__.py" in names
     assert not any(n.startswith("hybridize/tests/") for n in names)
+    # the C backend's package and the kernel library it compiles on the user's machine
+    for name in ("backends/c/__init__.py", "backends/c/kernels/__init__.py", "backends/c/library/hy_kernels.h", "backends/c/library/gemm.c"):
+        assert f"hybridize/{name}" in names, name
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "opt-tool = hybridize.tools.opt_tool:main" in zipfile.ZipFile(wheel).read(entry).decode()
