@@ -285,3 +285,18 @@ def test_library_sources_compile_cleanly_with_warnings_as_errors(tmp_path):
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
     assert Path(LIBRARY_DIR / "hy_kernels.h").exists()
+
+
+@pytest.mark.parametrize("march", ["haswell", "x86-64"])
+def test_kernels_built_for_older_cpus(march, c_cache):
+    """AVX2 (6x16 tile) and SSE2 (6x8) builds stay correct: the CPU can change
+    between sessions, and the cache key keeps their binaries apart."""
+    from hybridize.backends.c.isa import building_for
+
+    native = target()
+    with building_for(march) as t:
+        assert t.isa == {"haswell": "avx2", "x86-64": "generic"}[march] and t.key != native.key
+        test_linear_ragged_shapes_and_epilogues("residual", c_cache)
+        test_conv_shapes_and_epilogues("relu6", c_cache)
+        test_matmul_batched_broadcast_and_transposed(c_cache)
+    assert target().march == "native"

@@ -35,8 +35,8 @@ TILES: tuple[tuple[str, str, int, int, int], ...] = (
 )
 """Register tiles per ISA, first match wins; the kernel library reads them as -D flags."""
 
-BASE_FLAGS = ("-O3", "-march=native", "-std=gnu11", "-fno-math-errno", "-fopenmp", "-fPIC")
-"""Flags of every compile (the library and generated code)."""
+BASE_FLAGS = ("-O3", "-std=gnu11", "-fno-math-errno", "-fopenmp", "-fPIC")
+"""Flags of every compile (the library and generated code), besides `-march`."""
 
 # Macros that name CPU features (x86 and Arm), the cache key's part of the machine.
 _FEATURE = re.compile(r"#define (__(?:AVX|SSE|FMA|F16C|BMI|AMX|ARM_FEATURE|ARM_NEON|aarch64|x86_64)\w*__?) ")
@@ -49,6 +49,7 @@ class Target:
     features: tuple[str, ...]
     isa: str
     tile: tuple[int, int, int]  # vector bytes, MR, NR
+    march: str = "native"  # another value builds for an older CPU (tests run AVX2 code on AVX-512)
 
     @property
     def defines(self) -> tuple[str, ...]:
@@ -57,7 +58,7 @@ class Target:
 
     @property
     def flags(self) -> tuple[str, ...]:
-        return (*BASE_FLAGS, *self.defines)
+        return (*BASE_FLAGS, f"-march={self.march}", *self.defines)
 
     @property
     def key(self) -> str:
@@ -80,14 +81,38 @@ def compiler() -> str:
     return cc
 
 
-@functools.cache
+_OVERRIDE: list[Target] = []
+
+
 def target() -> Target:
-    """Probe the compiler once per process: its version and the feature macros `-march=native` turns on."""
+    """The machine generated C is built for: this CPU (probed once per process),
+    unless `building_for` says otherwise."""
+    return _OVERRIDE[-1] if _OVERRIDE else probe("native")
+
+
+class building_for:
+    """`with building_for("haswell"): build(...)` builds for another `-march`
+    (an older CPU this one can run: tests check AVX2 and SSE code on AVX-512)."""
+
+    def __init__(self, march: str):
+        self.target = probe(march)
+
+    def __enter__(self) -> Target:
+        _OVERRIDE.append(self.target)
+        return self.target
+
+    def __exit__(self, *exc) -> None:
+        _OVERRIDE.remove(self.target)
+
+
+@functools.cache
+def probe(march: str = "native") -> Target:
+    """Ask the compiler once: its version and the feature macros `-march=<march>` turns on."""
     cc = compiler()
     try:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout.split("\n")[0]
         macros = subprocess.run(
-            [cc, "-march=native", "-dM", "-E", "-x", "c", "-"],
+            [cc, f"-march={march}", "-dM", "-E", "-x", "c", "-"],
             input="",
             capture_output=True,
             text=True,
@@ -99,5 +124,5 @@ def target() -> Target:
     defined = set(re.findall(r"#define (\w+)", macros))
     for name, macro, vb, mr, nr in TILES:
         if not macro or macro in defined:
-            return Target(cc, version, features, name, (vb, mr, nr))
+            return Target(cc, version, features, name, (vb, mr, nr), march)
     raise AssertionError("TILES ends with a generic entry")

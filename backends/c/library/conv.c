@@ -95,6 +95,52 @@ static void conv_tile_mr(long mr, long taps, const long *tap_off, long clen, con
     }
 }
 
+/* 8 x 8 transposes on 8-float vectors (any ISA: GCC splits them where
+ * vectors are narrower), to store a pixels x channels tile into NCHW rows. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8fu __attribute__((vector_size(32), aligned(4)));
+typedef int v8i __attribute__((vector_size(32)));
+#if defined(__clang__)
+#define HY_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define HY_SHUF(a, b, ...) __builtin_shuffle(a, b, (v8i){__VA_ARGS__})
+#endif
+
+static inline void transpose8(v8f r[8])
+{
+    v8f t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = HY_SHUF(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = HY_SHUF(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        s[i] = HY_SHUF(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        s[i + 1] = HY_SHUF(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        s[i + 2] = HY_SHUF(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        s[i + 3] = HY_SHUF(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+    for (int i = 0; i < 4; ++i) {
+        r[i] = HY_SHUF(s[i], s[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[i + 4] = HY_SHUF(s[i], s[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+static inline v8f act8(v8f x, const hy_epilogue *e)
+{
+    if (e->act == HY_ACT_RELU) {
+        const v8i m = x < (v8f){0};
+        return (v8f)((v8i)x & ~m); /* NaN stays NaN */
+    }
+    if (e->act == HY_ACT_CLAMP) {
+        const v8f lo = (v8f){0} + e->lo, hi = (v8f){0} + e->hi;
+        v8i m = x < lo;
+        x = (v8f)(((v8i)x & ~m) | ((v8i)lo & m));
+        m = x > hi;
+        return (v8f)(((v8i)x & ~m) | ((v8i)hi & m));
+    }
+    return x;
+}
+
 static inline float conv_act(float x, const hy_epilogue *e)
 {
     if (e->act == HY_ACT_RELU) return x < 0 ? 0 : x;
@@ -136,10 +182,20 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
         /* store transposed: channel row oc, pixels p0 .. p0+mr contiguous */
         const long ocg = gr * og + oc0, p0 = oi * g->ow + oj0;
         float *y = cc->out + bt * cc->out_batch_stride + ocg * plane + p0;
-        for (long j = 0; j < nr; ++j) {
-            const float bias = cc->bias ? cc->bias[ocg + j] : 0;
-            float *yj = y + j * plane;
-            for (long i = 0; i < mr; ++i) yj[i] = conv_act(t[i * HY_NR + j] + bias, e);
+        for (long j0 = 0; j0 < nr; j0 += 8) {
+            v8f r[8];
+            for (int i = 0; i < 8; ++i) r[i] = i < mr ? *(const v8fu *)(t + i * HY_NR + j0) : (v8f){0};
+            transpose8(r); /* r[j] = the pixels of channel j0 + j */
+            const long jn = nr - j0 < 8 ? nr - j0 : 8;
+            for (long j = 0; j < jn; ++j) {
+                const v8f v = act8(r[j] + (cc->bias ? cc->bias[ocg + j0 + j] : 0.0f), e);
+                float *yj = y + (j0 + j) * plane;
+                if (mr == 8) {
+                    *(v8fu *)yj = v;
+                } else {
+                    for (long i = 0; i < mr; ++i) yj[i] = v[i];
+                }
+            }
         }
         if (e && e->tile) e->tile(e->ctx, bt, ocg, p0, nr, mr, y, plane);
     }
