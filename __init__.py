@@ -67,14 +67,20 @@ def optimize(module: ModuleOp, pipeline: str = DEFAULT_PIPELINE) -> ModuleOp:
     return run_pipeline(module.clone(), pipeline)
 
 
+BUILD_OPTIONS = ("threads", "cache_dir", "progress", "profile")
+"""Options of `compile` that go to `build` (the rest go to `trace`)."""
+
+
 def compile(  # noqa: A001
     model, *example_inputs, pipeline: str = DEFAULT_PIPELINE, backend: str = "c", **options
 ) -> CompiledModel:
     """`build(optimize(trace(model, *example_inputs, **options), pipeline), backend)`.
 
     Options go to `trace` (e.g. `force_eval=True` for a model in training
-    mode, which is refused otherwise: compiled code is inference only)."""
-    return build(run_pipeline(trace(model, *example_inputs, **options), pipeline), backend)
+    mode, which is refused otherwise: compiled code is inference only), and
+    `threads`, `cache_dir`, `progress`, `profile` to `build`."""
+    build_options = {k: options.pop(k) for k in BUILD_OPTIONS if k in options}
+    return build(run_pipeline(trace(model, *example_inputs, **options), pipeline), backend, **build_options)
 
 
 def draw(module: ModuleOp, path=None, **options):
