@@ -50,7 +50,67 @@ def _c_gelu(op: Operation, a: list[str], t: str) -> str:
 
 
 def _c_abs(op: Operation, a: list[str], t: str) -> str:
-    return f"fabs({a[0]})" if t in ("float", "double") else f"({a[0]} < 0 ? -{a[0]} : {a[0]})"
+    if t in FLOATS:
+        return f"fabs({a[0]})"
+    return a[0] if t == "_Bool" else f"({a[0]} < 0 ? {_wrapping('-', [a[0]], t)} : {a[0]})"  # |INT_MIN| = INT_MIN
+
+
+# --- integers: the rules of backends.numpy (two's complement, int_div, float_to_int) ---
+# Signed overflow is undefined in C, so add, sub, mul and neg of integers run
+# in the unsigned type of the same width (defined to wrap) and convert back
+# (GCC and Clang define that conversion as modulo 2^bits). Float rules keep
+# their plain expressions: they are the hot path and must stay vectorizable.
+
+FLOATS = ("float", "double")
+_UNSIGNED = {"int32_t": "uint32_t", "int64_t": "uint64_t"}
+_INT_LIMITS = {"int32_t": (32, "INT32_MIN", "INT32_MAX"), "int64_t": (64, "INT64_MIN", "INT64_MAX")}
+
+
+def _wrapping(sym: str, a: list[str], t: str) -> str:
+    """`a0 sym a1` (or `sym a0`) in two's complement for an integer type `t`."""
+    u = _UNSIGNED[t]
+    if len(a) == 1:
+        return f"(({t})(({u})0 - ({u})({a[0]})))"
+    return f"(({t})(({u})({a[0]}) {sym} ({u})({a[1]})))"
+
+
+def _arith(sym: str) -> Callable[[Operation, list[str], str], str]:
+    """add, sub, mul: plain for floats and i1 (a nonzero int read back as
+    `_Bool`: + is or, - is xor, * is and), wrapping for integers."""
+
+    def rule(op: Operation, a: list[str], t: str) -> str:
+        return _wrapping(sym, a, t) if t in _UNSIGNED else f"({a[0]} {sym} {a[1]})"
+
+    return rule
+
+
+def _c_neg(op: Operation, a: list[str], t: str) -> str:
+    return _wrapping("-", a, t) if t in _UNSIGNED else f"(-{a[0]})"
+
+
+def _c_div(op: Operation, a: list[str], t: str) -> str:
+    """numpy.int_div: truncated; x / 0 = 0; INT_MIN / -1 = INT_MIN (wraps).
+    On i1, a and b."""
+    x, y = a
+    if t in FLOATS:
+        return f"({x} / {y})"
+    if t == "_Bool":
+        return f"({x} & {y})"
+    return f"({y} == 0 ? ({t})0 : {y} == -1 ? {_wrapping('-', [x], t)} : ({t})({x} / {y}))"
+
+
+def _c_cast(op: Operation, a: list[str], t: str) -> str:
+    """numpy.float_to_int from float: NaN -> 0, x >= 2^(bits-1) -> INT_MAX,
+    x < -2^(bits-1) -> INT_MIN, else truncated (C's conversion is undefined
+    outside the range). Other casts are C's: to _Bool nonzero (NaN too), like
+    NumPy; integer narrowing wraps."""
+    src = element_kind(op.operands[0]).c
+    if src not in FLOATS or t not in _INT_LIMITS:
+        return f"(({t}){a[0]})"
+    x = a[0]
+    bits, lo, hi = _INT_LIMITS[t]
+    bound = f"0x1p{bits - 1}{'f' if src == 'float' else ''}"  # 2^(bits-1), exact in either float type
+    return f"({x} != {x} ? ({t})0 : {x} >= {bound} ? {hi} : {x} < -{bound} ? {lo} : ({t}){x})"
 
 
 def _c_clamp(op: Operation, a: list[str], t: str) -> str:
@@ -66,16 +126,16 @@ ScalarRule = str | Callable[[Operation, list[str], str], str]
 
 SCALAR: dict[str, ScalarRule] = {
     # arithmetic
-    "hy.add": "({0} + {1})",
-    "hy.sub": "({0} - {1})",
-    "hy.mul": "({0} * {1})",
-    "hy.div": "({0} / {1})",
+    "hy.add": _arith("+"),
+    "hy.sub": _arith("-"),
+    "hy.mul": _arith("*"),
+    "hy.div": _c_div,
     "hy.relu": "({0} < 0 ? 0 : {0})",  # NaN stays NaN, like np.maximum
     # --- elementwise math, comparisons, logic, casts ---
     "hy.pow": "pow({0}, {1})",
     "hy.maximum": "({0} > {1} || {0} != {0} ? {0} : {1})",  # NaN if either is NaN
     "hy.minimum": "({0} < {1} || {0} != {0} ? {0} : {1})",
-    "hy.neg": "(-{0})",
+    "hy.neg": _c_neg,
     "hy.abs": _c_abs,
     "hy.exp": "exp({0})",
     "hy.expm1": "expm1({0})",
@@ -109,7 +169,7 @@ SCALAR: dict[str, ScalarRule] = {
     "hy.xor": "({0} ^ {1})",
     "hy.not": "(!{0})",
     "hy.where": "({0} ? {1} : {2})",
-    "hy.cast": lambda op, a, t: f"(({t}){a[0]})",  # to _Bool: nonzero (NaN too), like NumPy
+    "hy.cast": _c_cast,
     "hy.broadcast": "{0}",  # the loop nest reads the input at broadcast strides
 }
 

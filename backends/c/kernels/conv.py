@@ -236,6 +236,10 @@ def conv2d(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilog
     convolution (`library/conv.c`), the weights packed here; depthwise and the
     rest keep the generated kernels."""
     x, w = args[0], args[1]
+    if int(w.shape[1]) == 0:  # no input channels: the bias (or 0), as in NumPy
+        from hybridize.backends.c.kernels.nn import conv2d_no_channels
+
+        return conv2d_no_channels(args, out, epilogue.rows)
     bias = args[2] if len(args) == 3 else None
     if any(t.ctype != "float" for t in (out, *args)) or w.const is None:
         return conv2d_rows(op, args, out, epilogue.rows)

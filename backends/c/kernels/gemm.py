@@ -30,6 +30,9 @@ from hybridize.ir.linalg import LinearOp, MatmulOp
 DYNAMIC_ROWS_GUESS = 64
 """Rows assumed for a dynamic batch when choosing a GEMM's orientation."""
 
+SKINNY_N = 4
+"""Linear layers with at most this many outputs (a classifier's last layer) run as dot products."""
+
 
 @dataclass(frozen=True)
 class Operand:
@@ -119,6 +122,8 @@ def linear(op: LinearOp, args: list[Tensor], out: Tensor, epilogue: FusedEpilogu
     if not _f32(out, *args) or not w.shape[0].static or not w.shape[1].static:
         return linear_rows(op, args, out, epilogue.rows)
     n_out, k = int(w.shape[0]), int(w.shape[1])
+    if n_out <= SKINNY_N:  # a few dot products per row: the row kernel wastes no tile
+        return linear_rows(op, args, out, epilogue.rows)
     rows = product(x.shape[:-1])
     _, mr, nr = unit.tile
     split = (0, max(len(out.shape) - 1, 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from xdsl.ir import Operation
 
 from hybridize.backends.c.kernels.conv import _affine, tap_range
-from hybridize.backends.c.loops import Tensor
+from hybridize.backends.c.loops import Tensor, loop_nest
 from hybridize.backends.dims import Dim, broadcast_strides, contiguous_strides, index_expr, product
 
 # --- nn ops: pooling, normalization, softmax, reductions, attention ---
@@ -16,6 +16,26 @@ from hybridize.backends.dims import Dim, broadcast_strides, contiguous_strides, 
 
 def _literal(value: float, ctype: str) -> str:
     return f"(({ctype}){value!r})"
+
+
+def conv2d_no_channels(args: list[Tensor], out: Tensor, rows) -> list[str]:
+    """A conv2d over 0 input channels sums nothing: its output is the bias
+    (or 0), as in NumPy; `rows(r)` is the fused epilogue of output row r."""
+    t = out.ctype
+    if len(args) == 3:
+        bias = Tensor(args[2].ptr, (out.shape[1], Dim(1), Dim(1)), t)
+        lines = loop_nest(out, [bias], lambda loads: ([], loads[0]))
+    else:
+        lines = ["#pragma omp simd", f"for (long k = 0; k < {out.count}; ++k) {out.ptr}[k] = 0;"]
+    finish = rows("r")
+    if finish:
+        lines += [
+            f"for (long r = 0; r < {product(out.shape[:-1])}; ++r) {{",
+            f"{t} *yr = {out.ptr} + r * {out.shape[-1]};",
+            *finish,
+            "}",
+        ]
+    return ["{", *lines, "}"]
 
 
 def pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
@@ -174,8 +194,8 @@ def exp_shifted(src: str, dst: str, t: str) -> tuple[list[str], list[str]]:
         "e_p = e_p * e_z + 1.6666665459e-1f;",
         "e_p = e_p * e_z + 5.0000001201e-1f;",
         "e_p = e_p * e_z * e_z + e_z + 1.0f;",
-        "union { float f; int32_t i; } e_2n = { .f = e_t };",
-        "e_2n.i = (e_2n.i - 0x4B400000 + 127) << 23;",  # the float 2^n
+        "union { float f; uint32_t i; } e_2n = { .f = e_t };",
+        "e_2n.i = (e_2n.i - 0x4B400000u + 127u) << 23;",  # the float 2^n (unsigned: a NaN's bits shift out, no UB)
         f"{dst} = e_p * e_2n.f;",
     ]
 
@@ -420,8 +440,10 @@ def attention(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
         ]
     lines += [
         f"{t} mx = -INFINITY, sum = 0;",
-        "#pragma omp simd reduction(max:mx)",
-        "for (long j = 0; j < sn; ++j) mx = s[j] > mx ? s[j] : mx;",
+        "int bad = 0;",
+        "#pragma omp simd reduction(max:mx) reduction(|:bad)",
+        "for (long j = 0; j < sn; ++j) { mx = s[j] > mx ? s[j] : mx; bad |= s[j] != s[j]; }",
+        "if (bad) mx = NAN;",  # a NaN score makes the row NaN, as in NumPy and torch
         "#pragma omp simd",
         f"for (long c = 0; c < {ev}; ++c) yl[c] = 0;",
         "if (mx == -INFINITY) continue;",

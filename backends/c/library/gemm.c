@@ -194,6 +194,14 @@ static void pack_b(const hy_operand *bo, long b, long k0, long kc, long j0, long
                 for (long j = 0; j < nr; ++j) d[j] = src[j];
                 for (long j = nr; j < NR; ++j) d[j] = 0;
             }
+        } else if (bo->rs == 1 && nr == NR) {
+            /* columns contiguous (a transposed operand): NR column streams in, one NR-row out per k */
+            const float *src[NR];
+            for (int j = 0; j < NR; ++j) src[j] = base + k0 + (j0 + jp + j) * bo->cs;
+            for (long kk = 0; kk < kc; ++kk) {
+#pragma GCC unroll 32
+                for (int j = 0; j < NR; ++j) dst[kk * NR + j] = src[j][kk];
+            }
         } else {
             for (long j = 0; j < nr; ++j) {
                 const float *src = base + k0 * bo->rs + (j0 + jp + j) * bo->cs;
