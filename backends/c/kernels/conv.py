@@ -244,6 +244,10 @@ def conv2d(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilog
     if any(t.ctype != "float" for t in (out, *args)) or w.const is None:
         return conv2d_rows(op, args, out, epilogue.rows)
     g = ConvGeometry.of(op, x, w, out)
+    folded = unit.folded_pads.get(x.ptr)
+    if folded is not None:  # conv(pad(x)): read x, the pad's zeros become (asymmetric) padding
+        x, top, left = folded
+        g = replace(g, h=int(x.shape[2]), w=int(x.shape[3]), ph=g.ph + top, pw=g.pw + left)
     from hybridize.backends.c.kernels.gemm import ACT_NONE, THREADS
 
     if g.c == g.groups and g.c > 1:
@@ -359,3 +363,14 @@ def _depthwise_call(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, ep
         "if (rc) return rc;",
         "}",
     ]
+
+
+def reads_pad_in_place(op: Operation, weight_is_constant: bool) -> bool:
+    """Whether `conv2d` above reads a zero `hy.pad` feeding this conv in place
+    (the library paths: float32 with constant weights and input channels)."""
+    types = [v.type for v in (*op.operands, op.results[0])]
+    return (
+        weight_is_constant
+        and all(getattr(t, "element_type", None) is not None and str(t.element_type) == "f32" for t in types)
+        and int(op.operands[1].type.get_shape()[1]) > 0
+    )
