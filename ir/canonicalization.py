@@ -291,11 +291,17 @@ class BatchNormOfConstants(RewritePattern):
         mean, var, weight, bias = (1.0 if a is None else a.astype(np.float64) for a in arrays)
         if op.bias is None:
             bias = 0.0
-        scale = weight / np.sqrt(var + op.epsilon)
-        dtype = arrays[0].dtype
+        with np.errstate(all="ignore"):
+            scale = weight / np.sqrt(var + op.epsilon)
+            dtype = arrays[0].dtype
+            folded = [np.broadcast_to(c, np.shape(scale)).astype(dtype) for c in (scale, bias - mean * scale)]
+        # Inf or NaN among the parameters or the folded constants: x * a + c would
+        # give NaN (Inf - Inf) where (x - m) * a + b does not, so keep the op
+        if not all(np.isfinite(c).all() for c in (mean, var, weight, bias, *folded)):
+            return
         shape = (len(scale),) + (1,) * (len(shape_of(op.input)) - 2)
-        a = ConstantOp.from_numpy(scale.astype(dtype).reshape(shape))
-        b = ConstantOp.from_numpy((bias - mean * scale).astype(dtype).reshape(shape))
+        a = ConstantOp.from_numpy(folded[0].reshape(shape))
+        b = ConstantOp.from_numpy(folded[1].reshape(shape))
         mul = MulOp(op.input, a.result)
         rewriter.replace(op, [a, b, mul, AddOp(mul.result, b.result)])
 
@@ -312,8 +318,8 @@ class ConvThenChannelAffine(RewritePattern):
         channels = shape_of(op.weight)[0]
         vec = per_channel(user.operands[1 - use.index], channels, 4)
         w = constant_value(op.weight)
-        if vec is None or w is None or user.results[0].type != op.result.type:
-            return
+        if vec is None or w is None or user.results[0].type != op.result.type or not np.isfinite(vec).all():
+            return  # an Inf or NaN factor would reach terms the unfolded sum never multiplies (0 * Inf)
         b = np.zeros(channels, w.dtype) if op.bias is None else constant_value(op.bias)
         if b is None:
             return

@@ -374,7 +374,41 @@ def test_c_conv_with_zero_channels_constant_weights_and_epilogue(bias, batch, c_
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
-NAN_CASES = ["masked-attention", "padded-conv", pytest.param("adaptive-pool", marks=pytest.mark.xfail(
+@pytest.mark.parametrize("bad", ["weight-inf", "mean-inf", "var-nan", "bias-inf", "scale-overflows"])
+def test_batch_norm_folding_keeps_results_with_non_finite_parameters(bad):
+    from hybridize.ir.nn import BatchNormOp
+    from hybridize.ir.structure import ConstantOp
+
+    mean, var = np.array([0.5, -1], np.float32), np.array([1, 4], np.float32)
+    weight, bias = np.array([2, 1], np.float32), np.array([0, 1], np.float32)
+    if bad == "weight-inf":
+        weight[0] = np.inf
+    elif bad == "mean-inf":
+        mean[1] = -np.inf
+    elif bad == "var-nan":
+        var[0] = np.nan
+    elif bad == "bias-inf":
+        bias[1] = np.inf
+    else:  # finite parameters whose folded shift overflows float32
+        mean[0], weight[0] = 3e38, 1e3
+    block = Block(arg_types=[tensor_type((3, 2, 4), "float32")])
+    consts = [ConstantOp(a) for a in (mean, var, weight, bias)]
+    for c in consts:
+        block.add_op(c)
+    bn = BatchNormOp(block.args[0], *[c.results[0] for c in consts])
+    block.add_op(bn)
+    block.add_op(ReturnOp(bn.results[0]))
+    m = ModuleOp([FuncOp("forward", ([block.args[0].type], [bn.results[0].type]), Region(block))])
+    x = np.random.rand(3, 2, 4).astype(np.float32)
+    x[0, 0, :3] = [np.inf, -np.inf, 3e38]
+    x[1, 1, :2] = [-np.inf, np.nan]
+    with np.errstate(all="ignore"):
+        want = hybridize.build(m, "numpy")(x)
+        folded = hybridize.optimize(m, "canonicalize")
+        np.testing.assert_array_equal(hybridize.build(folded, "numpy")(x), want)
+
+
+NAN_CASES = ["masked-attention", "causal-attention", "fully-masked-attention", "padded-conv", pytest.param("adaptive-pool", marks=pytest.mark.xfail(
     reason="NumPy reference: its adaptive pooling is a matmul with 0/1-weight window matrices, so one NaN "
     "or Inf (0 * Inf = NaN) spreads over the whole plane; C and PyTorch keep it in its windows. The fix "
     "belongs in backends/numpy.py (a mean per window)", strict=True))]
@@ -393,9 +427,17 @@ def test_c_nan_propagates_like_numpy(case, c_cache):
     elif case == "adaptive-pool":
         m = one_op(lambda v: AdaptiveAvgPool2dOp(v, (3, 3)), ((1, 2, 5, 5), "float32"))
         args = (x,)
+    elif case == "causal-attention":  # keys after the query weigh 0, and 0 * Inf is NaN
+        m = one_op(lambda q, k, v: AttentionOp(q, k, v, scale=0.5, causal=True), *[((1, 2, 5, 5), "float32")] * 3)
+        v = np.random.rand(1, 2, 5, 5).astype(np.float32)
+        v[0, 0, 4, 1] = np.inf
+        v[0, 1, 3, 2] = np.nan
+        args = (np.random.rand(1, 2, 5, 5).astype(np.float32),) * 2 + (v,)
     else:
         mask = np.ones((5, 5), bool)
         mask[:, 0] = False
+        if case == "fully-masked-attention":
+            mask[2] = False
         m = one_op(lambda q, k, v, mk: AttentionOp(q, k, v, mk, scale=0.5), *[((1, 2, 5, 5), "float32")] * 3,
                    ((5, 5), "bool"))
         args = (x, x, x, mask)

@@ -366,11 +366,23 @@ ATTENTION_KEYS_BYTES = 256 * 1024
 """Largest stack copy of one batch's keys, transposed ([E, S])."""
 
 
+def _zero_weights(lo: str, hi: str, ev: int) -> list[str]:
+    """Keys j in [lo, hi) weigh 0 in the output row: they add 0 * v[j], which
+    is NaN where v[j] is Inf or NaN (NumPy's and torch's matmul)."""
+    return [
+        f"if (vbad) for (long j = {lo}; j < {hi}; ++j) {{",
+        "#pragma omp simd",
+        f"for (long c = 0; c < {ev}; ++c) yl[c] += 0 * vb[j * {ev} + c];",
+        "}",
+    ]
+
+
 def attention(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     """Per batch, the keys are transposed once into a stack buffer ([E, S]), so
     a query row's scores are E vectorized axpys over S; then masking, a stable
     softmax in a stack row of S scores, and the weighted sum of value rows.
-    A fully masked row gives zeros (PyTorch's safe softmax)."""
+    A fully masked row gives zeros (PyTorch's safe softmax), and keys weighed
+    by 0 still turn an Inf or NaN value into NaN (0 * Inf), as in NumPy."""
     q, k, v = args[:3]
     mask = args[3] if len(args) > 3 else None
     batch = list(q.shape[:-2])
@@ -391,6 +403,10 @@ def attention(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
         f"const {t} *qb = {q.ptr} + bi * {length * e};",
         f"const {t} *kb = {k.ptr} + bi * {keys * e};",
         f"const {t} *vb = {v.ptr} + bi * {keys * ev};",
+        # whether a value is Inf or NaN: then the keys a row weighs by 0 still count (0 * Inf = NaN, as in NumPy)
+        "int vbad = 0;",
+        "#pragma omp simd reduction(|:vbad)",
+        f"for (long k = 0; k < {keys * ev}; ++k) vbad |= !(vb[k] - vb[k] == 0);",
     ]
     if transposed:
         lines.append(f"for (long j = 0; j < {keys}; ++j) for (long c = 0; c < {e}; ++c) kt[c][j] = kb[j * {e} + c];")
@@ -446,7 +462,10 @@ def attention(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
         "if (bad) mx = NAN;",  # a NaN score makes the row NaN, as in NumPy and torch
         "#pragma omp simd",
         f"for (long c = 0; c < {ev}; ++c) yl[c] = 0;",
-        "if (mx == -INFINITY) continue;",
+        "if (mx == -INFINITY) {",  # every key masked: weights 0
+        *_zero_weights("0", str(keys), ev),
+        "continue;",
+        "}",
     ]
     clamp, exp = exp_shifted("s[j] - mx", "s[j]", t)
     lines += [
@@ -473,6 +492,7 @@ def attention(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
         "#pragma omp simd",
         f"for (long c = 0; c < {ev}; ++c) yl[c] += s[j] * vj[c];",
         "}",
+        *(_zero_weights("sn", str(keys), ev) if op.is_causal else []),  # the keys after l
         f"const {t} inv = 1 / sum;",
         "#pragma omp simd",
         f"for (long c = 0; c < {ev}; ++c) yl[c] *= inv;",
