@@ -319,8 +319,9 @@ def _conv2d(op: Operation, a: list[str], out: Target) -> list[str]:
             lines.append(f"np.add({out.name}, {a[2]}.reshape({o}, 1, 1), out={out.name})")
         return lines
     x, lines = a[0], []
-    if ph or pw:
-        lines += _pad_spatial(x, f"{out.name}_p", [(ph, ph), (pw, pw)])
+    pb, pr = op.padding_ends
+    if ph or pw or pb or pr:
+        lines += _pad_spatial(x, f"{out.name}_p", [(ph, pb), (pw, pr)])
         x = f"{out.name}_p"
     span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
     lines.append(

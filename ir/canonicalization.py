@@ -337,12 +337,33 @@ class ConvThenChannelAffine(RewritePattern):
             weight,
             bias.result,
             stride=op.strides,
-            padding=op.paddings,
+            padding=op.padding_values,
             dilation=op.dilations,
             groups=op.group_count,
         )
         rewriter.replace(user, [*new_ops, bias, conv])
         rewriter.erase(op)
+
+
+class PadIntoConv(RewritePattern):
+    # conv2d(pad(x, zeros around H and W), padding p) = conv2d(x, padding p + the pad's sides)
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: Conv2dOp, rewriter: PatternRewriter):
+        pad = op.input.owner
+        if not isinstance(pad, PadOp) or pad.pad_value != 0 or np.copysign(1.0, pad.pad_value) < 0:
+            return
+        low, high = pad.low_values, pad.high_values
+        if len(low) != 4 or any(low[:2]) or any(high[:2]):
+            return
+        (t, l), (b, r) = op.paddings, op.padding_ends
+        padding = (t + low[2], l + low[3], b + high[2], r + high[3])
+        if padding[:2] == padding[2:]:
+            padding = padding[:2]
+        conv = Conv2dOp(
+            pad.input, op.weight, op.bias, stride=op.strides, padding=padding, dilation=op.dilations,
+            groups=op.group_count,
+        )  # fmt: skip
+        rewriter.replace(op, [conv])
 
 
 _PATTERNS: dict[str, tuple[RewritePattern, ...]] = {
@@ -363,7 +384,7 @@ _PATTERNS: dict[str, tuple[RewritePattern, ...]] = {
     PowOp.name: (PowByConstant(),),
     # --- nn ops: convolution, pooling, normalization, reductions, attention ---
     BatchNormOp.name: (BatchNormOfConstants(),),
-    Conv2dOp.name: (ConvThenChannelAffine(),),
+    Conv2dOp.name: (ConvThenChannelAffine(), PadIntoConv()),
 }
 
 

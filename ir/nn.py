@@ -103,15 +103,25 @@ def conv_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int) 
     return window_count(size, dilation * (kernel - 1) + 1, stride, pad)
 
 
+def conv_out_size_ends(size: int, kernel: int, stride: int, before: int, after: int, dilation: int) -> int:
+    """OH = (H + top + bottom - dh*(KH-1) - 1) // sh + 1."""
+    if size == DYNAMIC:
+        return DYNAMIC
+    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
+
+
 # --- convolution ---
 
 
 @irdl_op_definition
 class Conv2dOp(HyOp):
-    """2-D cross-correlation (PyTorch's conv2d) with symmetric zero padding:
+    """2-D cross-correlation (PyTorch's conv2d) with zero padding:
 
         y[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] *
                         x[n, g*C/G + c, i*sh - ph + u*dh, j*sw - pw + v*dw]
+
+    `padding [ph, pw]` pads both sides; `padding [top, left, bottom, right]`
+    pads each side on its own (a zero `hy.pad` folded in: TF's "same").
 
     for o in group g = o // (O/G). `dilation` and `groups` print only when
     they differ from [1, 1] and 1. An anchor: `fuse` runs bias/relu/residual
@@ -148,11 +158,12 @@ class Conv2dOp(HyOp):
     ):
         n, _, h, w = shape_of(input)
         o, _, kh, kw = shape_of(weight)
+        ends = tuple(padding[2:]) if len(padding) == 4 else tuple(padding)
         shape = [
             n,
             o,
-            conv_out_size(h, kh, stride[0], padding[0], dilation[0]),
-            conv_out_size(w, kw, stride[1], padding[1], dilation[1]),
+            conv_out_size_ends(h, kh, stride[0], padding[0], ends[0], dilation[0]),
+            conv_out_size_ends(w, kw, stride[1], padding[1], ends[1], dilation[1]),
         ]
         super().__init__(
             operands=[input, weight, bias],
@@ -171,6 +182,18 @@ class Conv2dOp(HyOp):
 
     @property
     def paddings(self) -> tuple[int, int]:
+        """(top, left): the padding before the first row and column."""
+        return tuple(self.padding.get_values())[:2]
+
+    @property
+    def padding_ends(self) -> tuple[int, int]:
+        """(bottom, right): the padding after the last row and column."""
+        values = tuple(self.padding.get_values())
+        return values[2:] if len(values) == 4 else values
+
+    @property
+    def padding_values(self) -> tuple[int, ...]:
+        """The padding as written: [ph, pw] or [top, left, bottom, right]."""
         return tuple(self.padding.get_values())
 
     @property
@@ -187,7 +210,9 @@ class Conv2dOp(HyOp):
         check_rank(self, x, 4, "input", "[N, C, H, W]")
         check_rank(self, w, 4, "weight", "[O, C/groups, KH, KW]")
         check_pair(self, "stride", self.strides, 1)
-        check_pair(self, "padding", self.paddings, 0)
+        pads = self.padding_values
+        if len(pads) not in (2, 4) or any(v < 0 for v in pads):
+            raise op_error(self, f"padding must be two or four integers >= 0, got {list(pads)}")
         check_pair(self, "dilation", self.dilations, 1)
         g = self.group_count
         values = [self.input, self.weight, self.result]
@@ -208,7 +233,8 @@ class Conv2dOp(HyOp):
                 raise op_error(self, f"bias must have shape {w[0]}, got {format_shape(b)}")
         same_element_type(self, *values)
         out = [
-            conv_out_size(x[2 + d], w[2 + d], self.strides[d], self.paddings[d], self.dilations[d]) for d in (0, 1)
+            conv_out_size_ends(x[2 + d], w[2 + d], self.strides[d], self.paddings[d], self.padding_ends[d], self.dilations[d])
+            for d in (0, 1)
         ]
         if any(o != DYNAMIC and o < 1 for o in out):
             raise op_error(

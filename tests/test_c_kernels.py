@@ -300,3 +300,33 @@ def test_kernels_built_for_older_cpus(march, c_cache):
         test_conv_shapes_and_epilogues("relu6", c_cache)
         test_matmul_batched_broadcast_and_transposed(c_cache)
     assert target().march == "native"
+
+
+def test_pads_read_in_place_by_convolutions(c_cache):
+    """TF-style asymmetric "same" pads before convs (transformers' MobileNetV2)
+    are not copied: the convs read their input with the pad as padding. The
+    plan lets the pad's input die at the pad, so a conv output placed on those
+    bytes must keep the copy (a regression: it read what it was writing)."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Conv2d(8, 8, 3, stride=2, groups=8)
+            self.b = torch.nn.Conv2d(8, 16, 3, stride=2)
+            self.c = torch.nn.Conv2d(16, 16, 3)
+
+        def forward(self, x):
+            y = torch.relu(x) * 2
+            y = torch.clamp(self.a(F.pad(y, (0, 1, 0, 1))), 0, 6)   # depthwise, pad right/bottom
+            y = torch.relu(self.b(F.pad(y, (1, 2, 0, 1))))           # direct conv
+            y = self.c(F.pad(y, (1, 1, 1, 1))) + 1
+            return torch.sigmoid(y)
+
+    module = compare(Net().eval(), [torch.randn(1, 8, 37, 37)], c_cache)
+    source = hybridize.backends.generate_source(module, "c")
+    assert "hy.pad" not in hybridize.print_module(module)  # every pad became conv padding
+    assert "padding [0, 0, 1, 1]" in hybridize.print_module(module)

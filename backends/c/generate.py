@@ -42,6 +42,7 @@ class Unit:
     constants: list[np.ndarray]
     dynamic: bool = False
     functions: list[str] = field(default_factory=list)
+
     _counter: int = 0
 
     @property

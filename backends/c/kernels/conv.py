@@ -71,7 +71,12 @@ class ConvGeometry:
 
     @property
     def pointwise(self) -> bool:
-        return self.kh == self.kw == 1 and (self.sh, self.sw, self.ph, self.pw) == (1, 1, 0, 0)
+        """A 1x1 stride-1 conv with no padding: the output plane is the input's."""
+        return (
+            self.kh == self.kw == 1
+            and (self.sh, self.sw, self.ph, self.pw) == (1, 1, 0, 0)
+            and (self.oh, self.ow) == (self.h, self.w)
+        )
 
     def flattened(self) -> ConvGeometry:
         """A pointwise conv as one of height 1 over the flattened plane."""
@@ -244,16 +249,12 @@ def conv2d(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilog
     if any(t.ctype != "float" for t in (out, *args)) or w.const is None:
         return conv2d_rows(op, args, out, epilogue.rows)
     g = ConvGeometry.of(op, x, w, out)
-    folded = unit.folded_pads.get(x.ptr)
-    if folded is not None:  # conv(pad(x)): read x, the pad's zeros become (asymmetric) padding
-        x, top, left = folded
-        g = replace(g, h=int(x.shape[2]), w=int(x.shape[3]), ph=g.ph + top, pw=g.pw + left)
     from hybridize.backends.c.kernels.gemm import ACT_NONE, THREADS
 
     if g.c == g.groups and g.c > 1:
         return _depthwise_call(g, x, w, bias, out, epilogue, unit)
 
-    if g.kh == g.kw == 1 and (g.sh, g.sw, g.ph, g.pw) == (1, 1, 0, 0) or g.c // g.groups * g.kh * g.kw < SMALL_K:
+    if g.pointwise or g.c // g.groups * g.kh * g.kw < SMALL_K:
         return _conv_gemm(g, x, w, bias, out, epilogue, unit)
     _, _, nr = unit.tile
     og, cg = g.o // g.groups, g.c // g.groups
@@ -298,7 +299,7 @@ def _conv_gemm(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogu
     og, cg = g.o // g.groups, g.c // g.groups
     k, plane, image = cg * g.kh * g.kw, g.oh * g.ow, g.c * g.h * g.w
     weights = w.const.reshape(g.groups, og, k)
-    pointwise = g.kh == g.kw == 1 and (g.sh, g.sw, g.ph, g.pw) == (1, 1, 0, 0)
+    pointwise = g.pointwise
     prelude: tuple[str, ...] = ()
     if not pointwise:
         geometry = ", ".join(str(v) for v in (cg, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw))
@@ -364,13 +365,3 @@ def _depthwise_call(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, ep
         "}",
     ]
 
-
-def reads_pad_in_place(op: Operation, weight_is_constant: bool) -> bool:
-    """Whether `conv2d` above reads a zero `hy.pad` feeding this conv in place
-    (the library paths: float32 with constant weights and input channels)."""
-    types = [v.type for v in (*op.operands, op.results[0])]
-    return (
-        weight_is_constant
-        and all(getattr(t, "element_type", None) is not None and str(t.element_type) == "f32" for t in types)
-        and int(op.operands[1].type.get_shape()[1]) > 0
-    )

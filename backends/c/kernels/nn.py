@@ -280,6 +280,7 @@ def softmax(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
 
 _REDUCE_INIT = {"sum": "0", "mean": "0", "any": "0"}
 _INT_MIN_MAX = {"int32_t": ("INT32_MIN", "INT32_MAX"), "int64_t": ("INT64_MIN", "INT64_MAX")}
+_UNSIGNED_OF = {"int32_t": "uint32_t", "int64_t": "uint64_t"}
 
 
 def reduction(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
@@ -315,6 +316,10 @@ def reduction(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     else:
         init = _REDUCE_INIT[kind]
         update = "{y} | v" if kind == "any" else "{y} + v"
+    # integer sums wrap (two's complement, as NumPy's): accumulate in the unsigned type, no signed-overflow UB
+    acc_t = _UNSIGNED_OF.get(t) if kind in ("sum", "mean") else None
+    if acc_t is not None:
+        update = f"({t})(({acc_t}){{y}} + ({acc_t})v)"
     idx = [f"i{d}" for d in range(len(runs))]
     src = f"{x.ptr}[{index_expr(idx, in_strides)}]"
     dst = f"{out.ptr}[{index_expr(idx, out_strides)}]"
@@ -345,10 +350,10 @@ def reduction(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
         else:
             op_sym = "|" if kind == "any" else "+"
             lines += [
-                f"{t} acc = {init};",
+                f"{acc_t or t} acc = {init};",
                 f"#pragma omp simd reduction({op_sym}:acc)",
-                f"for (long {last} = 0; {last} < {size}; ++{last}) acc {op_sym}= {src};",
-                f"{{ const {t} v = acc; {dst} = {update.format(y=dst)}; }}",
+                f"for (long {last} = 0; {last} < {size}; ++{last}) acc {op_sym}= {f'({acc_t}){src}' if acc_t else src};",
+                f"{{ const {t} v = ({t})acc; {dst} = {update.format(y=dst)}; }}",
             ]
     else:
         lines += [

@@ -160,19 +160,20 @@ def iota(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
 
 
 def cumsum(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
-    """Running sums along the axis in double (int64_t for integers), like
-    PyTorch's CPU kernel; one independent scan per (outer, inner) position."""
+    """Running sums along the axis in double (integers: in uint64_t, so they
+    wrap as NumPy's, without signed-overflow UB), like PyTorch's CPU kernel;
+    one independent scan per (outer, inner) position."""
     (x,) = args
     axis = op.axis.value.data
     outer, n, inner = product(x.shape[:axis]), x.shape[axis], product(x.shape[axis + 1 :])
-    acc = "double" if out.ctype in ("float", "double") else "int64_t"
+    acc = "double" if out.ctype in ("float", "double") else "uint64_t"
     at = f"(o * {n} + i) * {inner} + j"
     return [
         "{",
         f"for (long o = 0; o < {outer}; ++o) {{",
         f"for (long j = 0; j < {inner}; ++j) {{",
         f"{acc} s = 0;",
-        f"for (long i = 0; i < {n}; ++i) {{ s += {x.ptr}[{at}]; {out.ptr}[{at}] = ({out.ctype})s; }}",
+        f"for (long i = 0; i < {n}; ++i) {{ s += ({acc}){x.ptr}[{at}]; {out.ptr}[{at}] = ({out.ctype})s; }}",
         "}",
         "}",
         "}",

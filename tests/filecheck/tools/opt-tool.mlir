@@ -5,7 +5,6 @@
 
 // C:      int hy_forward(int hy_threads, const void *in0, const void *in1, void *out0, const void *const *consts, void *arena)
 // C:      /* hy.fused: hy.linear, hy.relu */
-// C:      hy_sgemm(1, 1, 4, 8, &ga, &gb, y0,
 // C-NOT:  x.mlir
 // PY:     def forward(x0, x1):
 // PY:     np.matmul(x0, x1.T, out=y0)
