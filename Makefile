@@ -53,6 +53,12 @@ FUZZ_BUDGET ?= 600
 fuzz: $(VENV)
 	$(PY) -m hybridize.tools.fuzz --budget $(FUZZ_BUDGET) --out build/fuzz
 
+# AddressSanitizer and UBSan over the generated C of the model zoo and of
+# random graphs (tools/sanitize.py); failing cases go to build/sanitize.
+.PHONY: sanitize
+sanitize: $(VENV)
+	$(PY) -m hybridize.tools.sanitize --out build/sanitize
+
 # The speed table against eager PyTorch and ONNX Runtime (issue 7); the peers
 # install into the venv once (constraints keep its torch).
 $(VENV)/.bench: $(VENV)/.installed
