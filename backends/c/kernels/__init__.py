@@ -7,11 +7,11 @@ from collections.abc import Callable
 from xdsl.ir import Operation
 
 from hybridize.backends.c.epilogue import FusedEpilogue
+from hybridize.backends.c.kernels.attention import attention as library_attention
 from hybridize.backends.c.kernels.conv import conv2d
 from hybridize.backends.c.kernels.gemm import linear, matmul
 from hybridize.backends.c.kernels.nn import (
     adaptive_avg_pool2d,
-    attention,
     batch_norm,
     layer_norm,
     pool2d,
@@ -102,5 +102,5 @@ KERNELS: dict[str, Callable[[Operation, list[Tensor], Tensor], list[str]]] = {
     "hy.reduce_max": reduction,
     "hy.reduce_min": reduction,
     "hy.reduce_any": reduction,
-    "hy.attention": attention,
+    "hy.attention": library_attention,
 }

@@ -121,6 +121,25 @@ typedef struct hy_depthwise_call {
 
 int hy_depthwise2d(const hy_depthwise_call *call, int threads);
 
+/* Scaled dot-product attention (attention.c) over `heads` contiguous
+ * [l, e] / [s, e] / [s, ev] slices of q, k, v (a stride of 0 shares one),
+ * into out [heads, l, ev]. The mask (if mask_kind: 1 bool, keep where true;
+ * 2 float, added) of head h, row i, key j is at
+ * (h / mask_inner_count) * mask_outer + (h % mask_inner_count) * mask_inner
+ * + i * mask_row + j * mask_col. */
+typedef struct hy_attention_call {
+    long heads, l, s, e, ev;
+    const float *q, *k, *v;
+    long q_stride, k_stride, v_stride;
+    float *out;
+    float scale;
+    int causal, mask_kind;
+    const void *mask;
+    long mask_inner_count, mask_outer, mask_inner, mask_row, mask_col;
+} hy_attention_call;
+
+int hy_attention(const hy_attention_call *call, int threads);
+
 /* The tile this library was built with (backends/c/build.py checks it). */
 void hy_kernel_config(int *vector_bytes, int *mr, int *nr);
 
