@@ -330,3 +330,25 @@ def test_pads_read_in_place_by_convolutions(c_cache):
     source = hybridize.backends.generate_source(module, "c")
     assert "hy.pad" not in hybridize.print_module(module)  # every pad became conv padding
     assert "padding [0, 0, 1, 1]" in hybridize.print_module(module)
+
+
+def test_attention_on_the_library(c_cache):
+    """hy.attention as library GEMMs: ragged L and S, float and bool masks broadcast over batch or heads, causal."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def forward(self, q, k, v, m, bm):
+            return (
+                F.scaled_dot_product_attention(q, k, v),
+                F.scaled_dot_product_attention(q, k, v, attn_mask=m),
+                F.scaled_dot_product_attention(q, k, v, attn_mask=bm),
+                F.scaled_dot_product_attention(q, k, v, is_causal=True),
+            )
+
+    inputs = [torch.randn(2, 4, 37, 16), torch.randn(2, 4, 41, 16), torch.randn(2, 4, 41, 24),
+              torch.randn(2, 1, 37, 41), torch.rand(1, 4, 37, 41) > 0.3]  # fmt: skip
+    module = compare(Net().eval(), inputs, c_cache)
+    assert hybridize.backends.generate_source(module, "c").count("hy_attention(") == 4
