@@ -26,9 +26,12 @@ def _panels(matrix: np.ndarray, width: int) -> np.ndarray:
     r, k = matrix.shape
     count = -(-r // width)
     out = aligned_empty(count * k * width).reshape(count, k, width)
-    padded = np.zeros((count * width, k), np.float32)
-    padded[:r] = matrix
-    out[...] = padded.reshape(count, width, k).transpose(0, 2, 1)
+    full = r // width
+    # one strided copy for the whole panels, zero lanes only in the last one
+    out[:full] = matrix[: full * width].reshape(full, width, k).transpose(0, 2, 1)
+    if full < count:
+        out[full] = 0
+        out[full, :, : r - full * width] = matrix[full * width :].T
     return out.reshape(-1)
 
 
@@ -50,3 +53,10 @@ def aligned(array: np.ndarray, align: int = 64) -> np.ndarray:
     out = aligned_empty(array.size, array.dtype, align).reshape(array.shape)
     out[...] = array
     return out
+
+
+def pack_conv_weights(w: np.ndarray, nr: int) -> np.ndarray:
+    """One group's conv weights [o, c, kh, kw] as B (k x o) in NR-column panels,
+    k = (kernel row, kernel column, channel): out[p, (r*kw + q)*c + ch, lane] = w[p*NR + lane, ch, r, q]."""
+    o, c, kh, kw = w.shape
+    return _panels(np.ascontiguousarray(np.asarray(w, np.float32).transpose(0, 2, 3, 1)).reshape(o, kh * kw * c), nr)

@@ -20,7 +20,7 @@ import numpy as np
 
 from hybridize.backends.c.epilogue import FusedEpilogue
 from hybridize.backends.c.generate import Unit
-from hybridize.backends.c.pack import pack_a, pack_b
+from hybridize.backends.c.pack import aligned, pack_a, pack_b, pack_conv_weights
 from hybridize.backends.c.loops import Tensor
 
 # --- nn ops: convolution (an anchor) ---
@@ -259,9 +259,9 @@ def conv2d(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilog
     _, _, nr = unit.tile
     og, cg = g.o // g.groups, g.c // g.groups
     # per group: [og, cg, kh, kw] -> B (k x og) with k = (kernel row, kernel column, channel)
-    weights = w.const.reshape(g.groups, og, cg, g.kh, g.kw).transpose(0, 3, 4, 2, 1)
-    weights = weights.reshape(g.groups, g.kh * g.kw * cg, og)
-    packed = unit.add_constant(np.concatenate([pack_b(wg, nr) for wg in weights]))
+    groups = w.const.reshape(g.groups, og, cg, g.kh, g.kw)
+    parts = [pack_conv_weights(wg, nr) for wg in groups]
+    packed = unit.add_constant(_joined(parts))
     act = epilogue.activation()
     tile, ctx = "0", None
     if act is None:
@@ -279,6 +279,11 @@ def conv2d(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilog
         "if (rc) return rc;",
         "}",
     ]
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """Groups' packed weights one after another, 64-byte aligned."""
+    return parts[0] if len(parts) == 1 else aligned(np.concatenate(parts))
 
 
 SMALL_K = 64
@@ -306,7 +311,7 @@ def _conv_gemm(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogu
         prelude = (f"static const hy_conv_geometry gg = {{ {geometry} }};",)
     xg = f"{x.ptr} + gr * {cg * g.h * g.w}"
     if transposed_pays(og, plane, k, unit):  # pixels x channels: patches are A, weights B
-        packed = unit.add_constant(np.concatenate([pack_b(wg.T, nr) for wg in weights]))
+        packed = unit.add_constant(_joined([pack_b(wg.T, nr) for wg in weights]))
         if pointwise:
             a = Operand("HY_STRIDED", xg, "1", str(plane), str(image))
         else:
@@ -314,7 +319,7 @@ def _conv_gemm(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogu
         b = Operand("HY_PACKED", f"{packed} + gr * {-(-og // nr) * nr * k}")
         m, n, trans = plane, og, True
     else:
-        packed = unit.add_constant(np.concatenate([pack_a(wg, mr) for wg in weights]))
+        packed = unit.add_constant(_joined([pack_a(wg, mr) for wg in weights]))
         a = Operand("HY_PACKED", f"{packed} + gr * {-(-og // mr) * mr * k}")
         if pointwise:
             b = Operand("HY_STRIDED", xg, str(plane), "1", str(image))
