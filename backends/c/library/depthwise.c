@@ -106,6 +106,69 @@ static void dw_channels(const hy_depthwise_call *dc, long bt, long c0, long c1, 
     }
 }
 
+/* Small planes (7x7, 14x14): vectors run across channels instead of along
+ * rows. VL channels at a time, the input planes are gathered into a padded
+ * [hp][wp][VL] buffer, every output pixel is one vector sum over the taps,
+ * and the [pixels][VL] result goes back to the NCHW rows with bias and
+ * activation; the epilogue then sees each channel's whole plane. */
+#define DW_VL (HY_VB / 4)
+typedef float dw_vf __attribute__((vector_size(HY_VB)));
+typedef int dw_vi __attribute__((vector_size(HY_VB)));
+
+static inline dw_vf dw_act_v(dw_vf x, const hy_epilogue *e)
+{
+    if (e->act == HY_ACT_RELU) return (dw_vf)((dw_vi)x & ~(dw_vi)(x < (dw_vf){0}));
+    if (e->act == HY_ACT_CLAMP) {
+        const dw_vf lo = (dw_vf){0} + e->lo, hi = (dw_vf){0} + e->hi;
+        dw_vi m = x < lo;
+        x = (dw_vf)(((dw_vi)x & ~m) | ((dw_vi)lo & m));
+        m = x > hi;
+        return (dw_vf)(((dw_vi)x & ~m) | ((dw_vi)hi & m));
+    }
+    return x;
+}
+
+static void dw_across_channels(const hy_depthwise_call *dc, long bt, long c0, long c1, float *work, long hp, long wp)
+{
+    const hy_conv_geometry *g = &dc->geometry;
+    static const hy_epilogue none = {0};
+    const hy_epilogue *e = dc->epilogue ? dc->epilogue : &none;
+    const long plane = g->oh * g->ow, taps = g->kh * g->kw;
+    dw_vf *xin = (dw_vf *)work;          /* [hp][wp] vectors of VL channels */
+    dw_vf *wv = xin + hp * wp;            /* [taps] */
+    dw_vf *yv = wv + taps;                /* [plane] */
+    for (long cb = c0; cb < c1; cb += DW_VL) {
+        const long lanes = c1 - cb < DW_VL ? c1 - cb : DW_VL;
+        memset(xin, 0, sizeof(dw_vf) * (size_t)(hp * wp));
+        float *xf = (float *)xin, *wf = (float *)wv;
+        for (long t = 0; t < taps; ++t) wv[t] = (dw_vf){0};
+        dw_vf bias = {0};
+        for (long l = 0; l < lanes; ++l) {
+            const long ch = cb + l;
+            const float *x = dc->x + (bt * g->c + ch) * g->h * g->w;
+            for (long i = 0; i < g->h; ++i)
+                for (long j = 0; j < g->w; ++j) xf[((i + g->ph) * wp + j + g->pw) * DW_VL + l] = x[i * g->w + j];
+            for (long t = 0; t < taps; ++t) wf[t * DW_VL + l] = dc->weights[ch * taps + t];
+            if (dc->bias) bias[l] = dc->bias[ch];
+        }
+        for (long i = 0; i < g->oh; ++i)
+            for (long j = 0; j < g->ow; ++j) {
+                dw_vf acc = bias;
+                for (long p = 0; p < g->kh; ++p) {
+                    const dw_vf *xr = xin + (i * g->sh + p * g->dh) * wp + j * g->sw;
+                    for (long q = 0; q < g->kw; ++q) acc += wv[p * g->kw + q] * xr[q * g->dw];
+                }
+                yv[i * g->ow + j] = dw_act_v(acc, e);
+            }
+        const float *yf = (const float *)yv;
+        for (long l = 0; l < lanes; ++l) {
+            float *y = dc->out + bt * dc->out_batch_stride + (cb + l) * plane;
+            for (long k = 0; k < plane; ++k) y[k] = yf[k * DW_VL + l];
+            if (e->tile) e->tile(e->ctx, bt, cb + l, 0, 1, plane, y, plane);
+        }
+    }
+}
+
 int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
 {
     const hy_conv_geometry *g = &dc->geometry;
@@ -118,6 +181,8 @@ int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
     const double macs = (double)dc->batch * channels * g->oh * g->ow * g->kh * g->kw;
     int nt = threads < 1 ? 1 : threads;
     if (macs < (double)HY_PARALLEL_MIN_MACS / 4 || channels < 2) nt = 1;
+    /* narrow rows: vectors across channels (one input channel per output) */
+    const int across = dc->multiplier == 1 && g->ow <= DW_VL && g->h * g->w <= 4 * DW_VL * DW_VL;
     int err = 0;
     for (long bt = 0; bt < dc->batch; ++bt) {
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : err)
@@ -127,14 +192,33 @@ int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
 #else
             const long t = 0, tn = 1;
 #endif
-            float *xp = malloc(sizeof(float) * (size_t)(hp * wp + wp));
-            if (!xp) {
-                err |= HY_ERR_NOMEM;
+            long c0 = channels * t / tn, c1 = channels * (t + 1) / tn;
+            if (across) { /* whole blocks of VL channels per thread */
+                const long blocks = (channels + DW_VL - 1) / DW_VL;
+                c0 = blocks * t / tn * DW_VL;
+                c1 = blocks * (t + 1) / tn * DW_VL;
+                if (c1 > channels) c1 = channels;
+            }
+            if (across && c0 >= c1) {
+                /* nothing for this thread */
+            } else if (across) {
+                float *work = aligned_alloc(64, sizeof(float) * DW_VL * (size_t)(hp * wp + g->kh * g->kw + g->oh * g->ow));
+                if (!work) {
+                    err |= HY_ERR_NOMEM;
+                } else {
+                    dw_across_channels(dc, bt, c0, c1, work, hp, wp);
+                    free(work);
+                }
             } else {
-                float *zero = xp + hp * wp; /* a row of zeros for kernel rows outside the input */
-                memset(zero, 0, sizeof(float) * (size_t)wp);
-                dw_channels(dc, bt, channels * t / tn, channels * (t + 1) / tn, xp, hp, wp, zero);
-                free(xp);
+                float *xp = malloc(sizeof(float) * (size_t)(hp * wp + wp));
+                if (!xp) {
+                    err |= HY_ERR_NOMEM;
+                } else {
+                    float *zero = xp + hp * wp; /* a row of zeros for kernel rows outside the input */
+                    memset(zero, 0, sizeof(float) * (size_t)wp);
+                    dw_channels(dc, bt, c0, c1, xp, hp, wp, zero);
+                    free(xp);
+                }
             }
         }
     }

@@ -324,6 +324,41 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
         }
         return;
     }
+    if (cs == 1) { /* a ragged last panel: whole vectors, then the partial one through a buffer */
+        const int full = (int)(nr / VL), part = (int)(nr % VL);
+        for (int i = 0; i < mr; ++i) {
+            float *ci = c + i * rs;
+            for (int v = 0; v <= full && v < NV; ++v) {
+                const int n = v < full ? VL : part;
+                if (!n) break;
+                vf x = acc[0][i][v];
+                float buf[VL] __attribute__((aligned(64)));
+                if (!first) {
+                    if (n == VL) {
+                        x += *(const vfu *)(ci + v * VL);
+                    } else {
+                        for (int j = 0; j < VL; ++j) buf[j] = j < n ? ci[v * VL + j] : 0;
+                        x += *(const vf *)buf;
+                    }
+                }
+                if (last) {
+                    if (e->bias_i) x += e->bias_i[i];
+                    if (e->bias_j) {
+                        for (int j = 0; j < VL; ++j) buf[j] = j < n ? e->bias_j[v * VL + j] : 0;
+                        x += *(const vf *)buf;
+                    }
+                    x = act_v(x, e);
+                }
+                if (n == VL) {
+                    *(vfu *)(ci + v * VL) = x;
+                } else {
+                    *(vf *)buf = x;
+                    for (int j = 0; j < n; ++j) ci[v * VL + j] = buf[j];
+                }
+            }
+        }
+        return;
+    }
     float t[MR][NR] __attribute__((aligned(64)));
 #pragma GCC unroll 16
     for (int i = 0; i < mr; ++i)
