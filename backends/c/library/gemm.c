@@ -170,8 +170,7 @@ static void pack_a(const hy_operand *a, long b, long i0, long mc, long k0, long 
                 for (long r = 0; r < mr; ++r) dst[kk * MR + r] = src[r * a->rs];
             }
         }
-        for (long r = mr; r < MR; ++r)
-            for (long kk = 0; kk < kc; ++kk) dst[kk * MR + r] = 0;
+        /* lanes past mr stay unset: the micro-kernel for mr rows never reads them */
     }
 }
 
@@ -422,7 +421,9 @@ typedef struct gemm_call {
 static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_lo, long j_hi)
 {
     const long k = g->k;
-    const long nblocks = (k + HY_KC - 1) / HY_KC;
+    /* K blocks keep a B panel in L1 across the A panels of a block; with a single
+     * A panel (GEMV, M <= MR) nothing is reused, so K runs whole */
+    const long nblocks = i_hi - i_lo <= MR ? 1 : (k + HY_KC - 1) / HY_KC;
     const long kc_max = (k + nblocks - 1) / nblocks;
     const int pack_a_needed = g->a->kind != HY_PACKED, pack_b_needed = g->b->kind != HY_PACKED;
     float *ws = NULL, *wa = NULL, *wb = NULL;
