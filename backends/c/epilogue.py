@@ -107,6 +107,24 @@ class FusedEpilogue:
 
     # --- library kernels: a C function run on each finished tile ---
 
+    def declare(
+        self, unit: Unit, split: tuple[int, int], *, bias: str = "0", bias_rows: bool = False, row_base: str = "0"
+    ) -> list[str]:
+        """C lines declaring `const hy_epilogue ge` for a library call: the
+        activation in registers when the epilogue is one, else a tile function
+        (with its context table `ectx`)."""
+        act = self.activation()
+        tile, ctx = "0", None
+        if act is None:
+            act = (ACT_NONE, "0", "0")
+            tile, ctx = self.tile_function(unit, split)
+        kind, lo, hi = act
+        return [
+            *([f"const void *const ectx[] = {ctx};"] if ctx else []),
+            f"const hy_epilogue ge = {{ {bias}, {int(bias_rows)}, {kind}, {lo}, {hi}, {tile}, "
+            f"{'ectx' if ctx else '0'}, {row_base} }};",
+        ]
+
     def tile_function(self, unit: Unit, split: tuple[int, int]) -> tuple[str, str]:
         """Emit the tile function; returns (its name, the C initializer of its context table)."""
         b, r = split

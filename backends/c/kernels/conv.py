@@ -78,6 +78,11 @@ class ConvGeometry:
             and (self.oh, self.ow) == (self.h, self.w)
         )
 
+    def c_geometry(self, channels: int) -> str:
+        """The `hy_conv_geometry` initializer of this conv over `channels` input channels."""
+        fields = (channels, self.h, self.w, self.kh, self.kw, self.oh, self.ow, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw)
+        return "{ " + ", ".join(map(str, fields)) + " }"
+
     def flattened(self) -> ConvGeometry:
         """A pointwise conv as one of height 1 over the flattened plane."""
         return replace(self, h=1, w=self.h * self.w, oh=1, ow=self.oh * self.ow, rows=self.oh)
@@ -249,7 +254,7 @@ def conv2d(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilog
     if any(t.ctype != "float" for t in (out, *args)) or w.const is None:
         return conv2d_rows(op, args, out, epilogue.rows)
     g = ConvGeometry.of(op, x, w, out)
-    from hybridize.backends.c.kernels.gemm import ACT_NONE, THREADS
+    from hybridize.backends.c.kernels.gemm import THREADS
 
     if g.c == g.groups and g.c > 1:
         return _depthwise_call(g, x, w, bias, out, epilogue, unit)
@@ -262,18 +267,10 @@ def conv2d(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilog
     groups = w.const.reshape(g.groups, og, cg, g.kh, g.kw)
     parts = [pack_conv_weights(wg, nr) for wg in groups]
     packed = unit.add_constant(_joined(parts))
-    act = epilogue.activation()
-    tile, ctx = "0", None
-    if act is None:
-        act = (ACT_NONE, "0", "0")
-        tile, ctx = epilogue.tile_function(unit, (1, 2))
-    kind, lo, hi = act
-    geometry = ", ".join(str(v) for v in (cg, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw))
     return [
         "{",
-        *([f"const void *const ectx[] = {ctx};"] if ctx else []),
-        f"const hy_epilogue ge = {{ 0, 0, {kind}, {lo}, {hi}, {tile}, {'ectx' if ctx else '0'}, 0 }};",
-        f"const hy_conv2d_call gc = {{ {x.shape[0]}, {g.c}, {g.groups}, {og}, {{ {geometry} }}, {x.ptr}, {packed}, "
+        *epilogue.declare(unit, (1, 2)),
+        f"const hy_conv2d_call gc = {{ {x.shape[0]}, {g.c}, {g.groups}, {og}, {g.c_geometry(cg)}, {x.ptr}, {packed}, "
         f"{bias.ptr if bias else '0'}, {out.ptr}, {g.o * g.oh * g.ow}, &ge }};",
         f"const int rc = hy_conv2d(&gc, {THREADS});",
         "if (rc) return rc;",
@@ -307,8 +304,7 @@ def _conv_gemm(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogu
     pointwise = g.pointwise
     prelude: tuple[str, ...] = ()
     if not pointwise:
-        geometry = ", ".join(str(v) for v in (cg, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw))
-        prelude = (f"static const hy_conv_geometry gg = {{ {geometry} }};",)
+        prelude = (f"static const hy_conv_geometry gg = {g.c_geometry(cg)};",)
     xg = f"{x.ptr} + gr * {cg * g.h * g.w}"
     if transposed_pays(og, plane, k, unit):  # pixels x channels: patches are A, weights B
         packed = unit.add_constant(_joined([pack_b(wg.T, nr) for wg in weights]))
@@ -350,20 +346,12 @@ def _conv_gemm(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogu
 
 def _depthwise_call(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: FusedEpilogue, unit: Unit):
     """One input channel per group: the library's direct depthwise kernel."""
-    from hybridize.backends.c.kernels.gemm import ACT_NONE, THREADS
+    from hybridize.backends.c.kernels.gemm import THREADS
 
-    act = epilogue.activation()
-    tile, ctx = "0", None
-    if act is None:
-        act = (ACT_NONE, "0", "0")
-        tile, ctx = epilogue.tile_function(unit, (1, 2))
-    kind, lo, hi = act
-    geometry = ", ".join(str(v) for v in (g.c, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw))
     return [
         "{",
-        *([f"const void *const ectx[] = {ctx};"] if ctx else []),
-        f"const hy_epilogue ge = {{ 0, 0, {kind}, {lo}, {hi}, {tile}, {'ectx' if ctx else '0'}, 0 }};",
-        f"const hy_depthwise_call gc = {{ {x.shape[0]}, {g.o // g.c}, {{ {geometry} }}, {x.ptr}, {w.ptr}, "
+        *epilogue.declare(unit, (1, 2)),
+        f"const hy_depthwise_call gc = {{ {x.shape[0]}, {g.o // g.c}, {g.c_geometry(g.c)}, {x.ptr}, {w.ptr}, "
         f"{bias.ptr if bias else '0'}, {out.ptr}, {g.o * g.oh * g.ow}, &ge }};",
         f"const int rc = hy_depthwise2d(&gc, {THREADS});",
         "if (rc) return rc;",

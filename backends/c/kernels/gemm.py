@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hybridize.backends.c.epilogue import ACT_NONE, FusedEpilogue, flat_offset
+from hybridize.backends.c.epilogue import FusedEpilogue, flat_offset
 
-__all__ = ["ACT_NONE", "THREADS", "Operand", "linear", "matmul", "sgemm_call"]
+__all__ = ["THREADS", "Operand", "linear", "matmul", "sgemm_call"]
 from hybridize.backends.c.generate import THREADS, Unit
 from hybridize.backends.c.loops import Tensor
 from hybridize.backends.c.pack import pack_a, pack_b
@@ -90,24 +90,17 @@ def sgemm_call(
     prelude: tuple[str, ...] = (),
 ) -> list[str]:
     """One `hy_sgemm` call with its operands and epilogue, in a block of its own."""
-    act = epilogue.activation()
-    tile, ctx = "0", None
-    if act is None:
-        act = (ACT_NONE, "0", "0")
-        tile, ctx = epilogue.tile_function(unit, split)
-    kind, lo, hi = act
-    lines = ["{", *prelude, f"const hy_operand ga = {a.c()};", f"const hy_operand gb = {b.c()};"]
-    if ctx is not None:
-        lines.append(f"const void *const ectx[] = {ctx};")
-    lines += [
-        f"const hy_epilogue ge = {{ {bias or '0'}, {int(bias_rows)}, {kind}, {lo}, {hi}, {tile}, "
-        f"{'ectx' if ctx else '0'}, {row_base} }};",
+    return [
+        "{",
+        *prelude,
+        f"const hy_operand ga = {a.c()};",
+        f"const hy_operand gb = {b.c()};",
+        *epilogue.declare(unit, split, bias=bias or "0", bias_rows=bias_rows, row_base=row_base),
         f"const int rc = hy_sgemm({batch}, {m}, {n}, {k}, &ga, &gb, {c}, {c_batch_stride}, {ldc}, {int(trans)}, "
         f"&ge, {THREADS});",
         "if (rc) return rc;",
         "}",
     ]
-    return lines
 
 
 def _f32(*tensors: Tensor) -> bool:

@@ -9,6 +9,7 @@
  *
  * Weights are packed at build time as NR-channel panels over k = (r, q, c)
  * (kernel row, kernel column, input channel of the group). */
+#include "hy_act.h"
 #include "hy_kernels.h"
 
 #include <stdlib.h>
@@ -125,31 +126,7 @@ static inline void transpose8(v8f r[8])
     }
 }
 
-static inline v8f act8(v8f x, const hy_epilogue *e)
-{
-    if (e->act == HY_ACT_RELU) {
-        const v8i m = x < (v8f){0};
-        return (v8f)((v8i)x & ~m); /* NaN stays NaN */
-    }
-    if (e->act == HY_ACT_CLAMP) {
-        const v8f lo = (v8f){0} + e->lo, hi = (v8f){0} + e->hi;
-        v8i m = x < lo;
-        x = (v8f)(((v8i)x & ~m) | ((v8i)lo & m));
-        m = x > hi;
-        return (v8f)(((v8i)x & ~m) | ((v8i)hi & m));
-    }
-    return x;
-}
-
-static inline float conv_act(float x, const hy_epilogue *e)
-{
-    if (e->act == HY_ACT_RELU) return x < 0 ? 0 : x;
-    if (e->act == HY_ACT_CLAMP) {
-        x = x < e->lo ? e->lo : x;
-        return x > e->hi ? e->hi : x;
-    }
-    return x;
-}
+HY_DEFINE_VECTOR_ACT(act8, v8f, v8i)
 
 /* Tiles [t0, t1) of one group of one image; tile = (channel panel, output row, column block). */
 static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *xp, long wp, const long *tap_off,
@@ -188,7 +165,7 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
             transpose8(r); /* r[j] = the pixels of channel j0 + j */
             const long jn = nr - j0 < 8 ? nr - j0 : 8;
             for (long j = 0; j < jn; ++j) {
-                const v8f v = act8(r[j] + (cc->bias ? cc->bias[ocg + j0 + j] : 0.0f), e);
+                const v8f v = act8(r[j] + (cc->bias ? cc->bias[ocg + j0 + j] : 0.0f), e->act, e->lo, e->hi);
                 float *yj = y + (j0 + j) * plane;
                 if (mr == 8) {
                     *(v8fu *)yj = v;

@@ -3,6 +3,7 @@
  * buffer, so every tap of an output row is one vectorized pass with no
  * bounds checks; bias and activation are applied to the row, then the
  * generated epilogue runs on it while it is in L1. Threads split channels. */
+#include "hy_act.h"
 #include "hy_kernels.h"
 
 #include <stdlib.h>
@@ -10,16 +11,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-static inline float dw_act(float x, int act, float lo, float hi)
-{
-    if (act == HY_ACT_RELU) return x < 0 ? 0 : x;
-    if (act == HY_ACT_CLAMP) {
-        x = x < lo ? lo : x;
-        return x > hi ? hi : x;
-    }
-    return x;
-}
 
 static void dw_channels(const hy_depthwise_call *dc, long bt, long c0, long c1, float *xp, long hp, long wp,
                         const float *zero)
@@ -99,7 +90,7 @@ static void dw_channels(const hy_depthwise_call *dc, long bt, long c0, long c1, 
         finish:
             if (e->act != HY_ACT_NONE) {
 #pragma omp simd
-                for (long j = 0; j < g->ow; ++j) yr[j] = dw_act(yr[j], e->act, e->lo, e->hi);
+                for (long j = 0; j < g->ow; ++j) yr[j] = hy_act_scalar(yr[j], e->act, e->lo, e->hi);
             }
             if (e->tile) e->tile(e->ctx, bt, oc, i * g->ow, 1, g->ow, yr, plane);
         }
@@ -115,18 +106,7 @@ static void dw_channels(const hy_depthwise_call *dc, long bt, long c0, long c1, 
 typedef float dw_vf __attribute__((vector_size(HY_VB)));
 typedef int dw_vi __attribute__((vector_size(HY_VB)));
 
-static inline dw_vf dw_act_v(dw_vf x, const hy_epilogue *e)
-{
-    if (e->act == HY_ACT_RELU) return (dw_vf)((dw_vi)x & ~(dw_vi)(x < (dw_vf){0}));
-    if (e->act == HY_ACT_CLAMP) {
-        const dw_vf lo = (dw_vf){0} + e->lo, hi = (dw_vf){0} + e->hi;
-        dw_vi m = x < lo;
-        x = (dw_vf)(((dw_vi)x & ~m) | ((dw_vi)lo & m));
-        m = x > hi;
-        return (dw_vf)(((dw_vi)x & ~m) | ((dw_vi)hi & m));
-    }
-    return x;
-}
+HY_DEFINE_VECTOR_ACT(dw_act_v, dw_vf, dw_vi)
 
 static void dw_across_channels(const hy_depthwise_call *dc, long bt, long c0, long c1, float *work, long hp, long wp)
 {
@@ -158,7 +138,7 @@ static void dw_across_channels(const hy_depthwise_call *dc, long bt, long c0, lo
                     const dw_vf *xr = xin + (i * g->sh + p * g->dh) * wp + j * g->sw;
                     for (long q = 0; q < g->kw; ++q) acc += wv[p * g->kw + q] * xr[q * g->dw];
                 }
-                yv[i * g->ow + j] = dw_act_v(acc, e);
+                yv[i * g->ow + j] = dw_act_v(acc, e->act, e->lo, e->hi);
             }
         const float *yf = (const float *)yv;
         for (long l = 0; l < lanes; ++l) {

@@ -12,6 +12,7 @@
  * Threads split the tile grid (or the batch) once per call; each thread packs
  * what it reads into its own workspace. Nothing returns from inside the
  * parallel region: errors are collected and returned after it. */
+#include "hy_act.h"
 #include "hy_kernels.h"
 
 #include <stdlib.h>
@@ -221,31 +222,7 @@ typedef struct tile_epilogue {
     float lo, hi;
 } tile_epilogue;
 
-static inline vf vsel(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
-
-static inline vf act_v(vf x, const tile_epilogue *e)
-{
-    if (e->act == HY_ACT_RELU) {
-        const vf zero = {0};
-        return vsel(x < zero, zero, x); /* NaN stays NaN, like the scalar rule */
-    }
-    if (e->act == HY_ACT_CLAMP) {
-        const vf lo = (vf){0} + e->lo, hi = (vf){0} + e->hi;
-        x = vsel(x < lo, lo, x);
-        return vsel(x > hi, hi, x);
-    }
-    return x;
-}
-
-static inline float act_s(float x, const tile_epilogue *e)
-{
-    if (e->act == HY_ACT_RELU) return x < 0 ? 0 : x;
-    if (e->act == HY_ACT_CLAMP) {
-        x = x < e->lo ? e->lo : x;
-        return x > e->hi ? e->hi : x;
-    }
-    return x;
-}
+HY_DEFINE_VECTOR_ACT(act_v, vf, vi)
 
 /* tile (mr x nr of MR x NR) = A panel * B panel over kc; C (+)= tile.
  * Small tiles split k over several accumulator sets so enough FMAs are in
@@ -316,7 +293,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
                 if (last) {
                     if (e->bias_i) x += e->bias_i[i];
                     if (e->bias_j) x += *(const vfu *)(e->bias_j + v * VL);
-                    x = act_v(x, e);
+                    x = act_v(x, e->act, e->lo, e->hi);
                 }
                 *(vfu *)(ci + v * VL) = x;
             }
@@ -346,7 +323,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
                         for (int j = 0; j < VL; ++j) buf[j] = j < n ? e->bias_j[v * VL + j] : 0;
                         x += *(const vf *)buf;
                     }
-                    x = act_v(x, e);
+                    x = act_v(x, e->act, e->lo, e->hi);
                 }
                 if (n == VL) {
                     *(vfu *)(ci + v * VL) = x;
@@ -371,7 +348,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
             if (last) {
                 if (e->bias_i) x += e->bias_i[i];
                 if (e->bias_j) x += e->bias_j[j];
-                x = act_s(x, e);
+                x = hy_act_scalar(x, e->act, e->lo, e->hi);
             }
             *cij = x;
         }
@@ -517,7 +494,7 @@ static void gemm_empty(const gemm_call *g, long bt)
         for (long j = 0; j < cols; ++j) {
             float x = 0;
             if (e && e->bias) x = e->bias_rows ? e->bias[r] : e->bias[j];
-            c[r * g->ldc + j] = act_s(x, &te);
+            c[r * g->ldc + j] = hy_act_scalar(x, te.act, te.lo, te.hi);
         }
     if (e && e->tile) e->tile(e->ctx, bt, e->row_base, 0, rows, cols, c, g->ldc);
 }
