@@ -387,18 +387,11 @@ def _adaptive_avg_pool2d(op: Operation, a: list[str], out: Target) -> list[str]:
     oh, ow = shape_of(op.result)[2:]
     if h % oh == 0 and w % ow == 0:  # equal, disjoint windows
         return call("np.mean", [f"{a[0]}.reshape(-1, {c}, {oh}, {h // oh}, {ow}, {w // ow})", "axis=(3, 5)"], out)
-    # y = Ph @ x @ Pw^T, where row i of Ph averages PyTorch's window i
-    lines = []
-    for dim, size, n in (("h", h, oh), ("w", w, ow)):
-        windows = [list(adaptive_window(i, size, n)) for i in range(n)]
-        lines += [
-            f"{out.name}_{dim} = np.array({windows})  # [start, end) of each window",
-            f"{out.name}_p{dim} = ((np.arange({size}) >= {out.name}_{dim}[:, :1]) & (np.arange({size}) < "
-            f"{out.name}_{dim}[:, 1:])) / ({out.name}_{dim}[:, 1:] - {out.name}_{dim}[:, :1])",
-        ]
-    dtype = _dtype(op.result)
-    product = [f"np.matmul({out.name}_ph.astype({dtype}), {a[0]})", f"{out.name}_pw.T.astype({dtype})"]
-    return lines + call("np.matmul", product, out)
+    # one mean per window (a matmul with 0/1 window weights would spread one Inf as 0 * Inf = NaN)
+    rows = [adaptive_window(i, h, oh) for i in range(oh)]
+    cols = [adaptive_window(j, w, ow) for j in range(ow)]
+    means = ", ".join(f"np.mean({a[0]}[:, :, {r0}:{r1}, {c0}:{c1}], axis=(2, 3))" for r0, r1 in rows for c0, c1 in cols)
+    return copy_into(f"np.stack([{means}], axis=-1).reshape({shape_literal(shape_of(op.result))})", out)
 
 
 def _channel_shape(value, rank: int) -> str:

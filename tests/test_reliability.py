@@ -408,10 +408,7 @@ def test_batch_norm_folding_keeps_results_with_non_finite_parameters(bad):
         np.testing.assert_array_equal(hybridize.build(folded, "numpy")(x), want)
 
 
-NAN_CASES = ["masked-attention", "causal-attention", "fully-masked-attention", "padded-conv", pytest.param("adaptive-pool", marks=pytest.mark.xfail(
-    reason="NumPy reference: its adaptive pooling is a matmul with 0/1-weight window matrices, so one NaN "
-    "or Inf (0 * Inf = NaN) spreads over the whole plane; C and PyTorch keep it in its windows. The fix "
-    "belongs in backends/numpy.py (a mean per window)", strict=True))]
+NAN_CASES = ["masked-attention", "causal-attention", "fully-masked-attention", "padded-conv", "adaptive-pool"]
 
 
 @pytest.mark.parametrize("case", NAN_CASES)

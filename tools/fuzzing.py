@@ -373,7 +373,7 @@ def merge_graphs(cases: list) -> tuple:
         func = forward_func(case.module.clone())
         old = func.body.block
         for arg in list(old.args):
-            arg.replace_by(block.insert_arg(arg.type, len(block.args)))
+            arg.replace_all_uses_with(block.insert_arg(arg.type, len(block.args)))
         ret = old.last_op
         outputs += list(ret.operands)
         owners += [k] * len(ret.operands)

@@ -27,8 +27,8 @@ static inline float hy_expf_neg(float x)
     p = p * z + 1.6666665459e-1f;
     p = p * z + 5.0000001201e-1f;
     p = p * z * z + z + 1.0f;
-    union { float f; int32_t i; } two = { .f = t };
-    two.i = (two.i - 0x4B400000 + 127) << 23;
+    union { float f; uint32_t i; } two = { .f = t }; /* unsigned: a NaN's bits shift without UB */
+    two.i = (two.i - 0x4B400000u + 127u) << 23;
     return p * two.f;
 }
 
