@@ -24,18 +24,6 @@
 typedef float cv_vf __attribute__((vector_size(HY_VB)));
 typedef float cv_vfu __attribute__((vector_size(HY_VB), aligned(4)));
 
-/* Padded NHWC copy of one image: xp[(i + ph) * wp + (j + pw)][c] = x[c][i][j]. */
-static void to_padded_nhwc(const float *x, long c, long h, long w, long ph, long pw, long hp, long wp, float *xp)
-{
-    memset(xp, 0, sizeof(float) * (size_t)(hp * wp * c));
-    for (long i = 0; i < h; ++i)
-        for (long ch = 0; ch < c; ++ch) {
-            const float *src = x + (ch * h + i) * w;
-            float *dst = xp + ((i + ph) * wp + pw) * c + ch;
-            for (long j = 0; j < w; ++j) dst[j * c] = src[j];
-        }
-}
-
 static inline __attribute__((always_inline)) void conv_tile(const int mr, long taps, const long *tap_off, long clen,
                                                             const float *restrict a, long ars,
                                                             const float *restrict b, float *restrict t,
@@ -128,6 +116,36 @@ static inline void transpose8(v8f r[8])
 
 HY_DEFINE_VECTOR_ACT(act8, v8f, v8i)
 
+/* Rows [i0, i1) of the padded NHWC copy of one image, xp[(i + ph) * wp + (j + pw)][c] = x[c][i][j]
+ * (rows of padding included when i0 == 0 or i1 == h): 8 x 8 blocks of (channels x columns) go
+ * through a register transpose, the ragged rest one by one. */
+static void to_padded_nhwc(const float *x, long c, long h, long w, long ph, long pw, long hp, long wp, float *xp,
+                           long i0, long i1)
+{
+    if (i0 == 0) memset(xp, 0, sizeof(float) * (size_t)(ph * wp * c));
+    if (i1 == h) memset(xp + (h + ph) * wp * c, 0, sizeof(float) * (size_t)((hp - h - ph) * wp * c));
+    for (long i = i0; i < i1; ++i) {
+        float *row = xp + (i + ph) * wp * c;
+        memset(row, 0, sizeof(float) * (size_t)(pw * c));
+        memset(row + (pw + w) * c, 0, sizeof(float) * (size_t)((wp - pw - w) * c));
+        float *dst = row + pw * c;
+        long ch = 0;
+        for (; ch + 8 <= c; ch += 8) {
+            long j = 0;
+            for (; j + 8 <= w; j += 8) {
+                v8f r[8];
+                for (int u = 0; u < 8; ++u) r[u] = *(const v8fu *)(x + ((ch + u) * h + i) * w + j);
+                transpose8(r); /* r[v] = channels ch .. ch+7 of column j + v */
+                for (int v = 0; v < 8; ++v) *(v8fu *)(dst + (j + v) * c + ch) = r[v];
+            }
+            for (; j < w; ++j)
+                for (int u = 0; u < 8; ++u) dst[j * c + ch + u] = x[((ch + u) * h + i) * w + j];
+        }
+        for (; ch < c; ++ch)
+            for (long j = 0; j < w; ++j) dst[j * c + ch] = x[(ch * h + i) * w + j];
+    }
+}
+
 /* Tiles [t0, t1) of one group of one image; tile = (channel panel, output row, column block). */
 static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *xp, long wp, const long *tap_off,
                        long t0, long t1)
@@ -204,21 +222,22 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
     int nt = threads < 1 ? 1 : threads;
     if (macs < (double)HY_PARALLEL_MIN_MACS || tiles < 2) nt = 1;
     for (long bt = 0; bt < cc->batch; ++bt) {
-        to_padded_nhwc(cc->x + bt * cp * g->h * g->w, cp, g->h, g->w, g->ph, g->pw, hp, wp, xp);
-        for (long gr = 0; gr < groups; ++gr) {
-            if (nt == 1) {
-                conv_tiles(cc, bt, gr, xp, wp, tap_off, 0, tiles);
-                continue;
-            }
+        const float *x = cc->x + bt * cp * g->h * g->w;
+        if (nt == 1) {
+            to_padded_nhwc(x, cp, g->h, g->w, g->ph, g->pw, hp, wp, xp, 0, g->h);
+            for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, xp, wp, tap_off, 0, tiles);
+            continue;
+        }
 #pragma omp parallel num_threads(nt)
-            {
+        {
 #ifdef _OPENMP
-                const long t = omp_get_thread_num(), tn = omp_get_num_threads();
+            const long t = omp_get_thread_num(), tn = omp_get_num_threads();
 #else
-                const long t = 0, tn = 1;
+            const long t = 0, tn = 1;
 #endif
-                conv_tiles(cc, bt, gr, xp, wp, tap_off, tiles * t / tn, tiles * (t + 1) / tn);
-            }
+            to_padded_nhwc(x, cp, g->h, g->w, g->ph, g->pw, hp, wp, xp, g->h * t / tn, g->h * (t + 1) / tn);
+#pragma omp barrier
+            for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, xp, wp, tap_off, tiles * t / tn, tiles * (t + 1) / tn);
         }
     }
     free(tap_off);
