@@ -19,6 +19,11 @@
 #endif
 
 #define CV_VL (HY_VB / 4)
+/* Pixels per tile (up to 12; measured on AVX-512: 8, the GEMM's MR, is as
+ * fast as 10, 12 or 14 here). */
+#ifndef HY_CONV_MR
+#define HY_CONV_MR HY_MR
+#endif
 #define CV_NV (HY_NR / CV_VL)
 
 typedef float cv_vf __attribute__((vector_size(HY_VB)));
@@ -29,7 +34,7 @@ static inline __attribute__((always_inline)) void conv_tile(const int mr, long t
                                                             const float *restrict b, float *restrict t,
                                                             const float *pf, long pf_step)
 {
-    cv_vf acc[HY_MR][CV_NV];
+    cv_vf acc[HY_CONV_MR][CV_NV];
 #pragma GCC unroll 16
     for (int i = 0; i < mr; ++i)
 #pragma GCC unroll 4
@@ -60,7 +65,7 @@ static inline __attribute__((always_inline)) void conv_tile(const int mr, long t
 
 #define HY_CONV_CASE(M)                                                      \
     case M:                                                                  \
-        conv_tile(M < HY_MR ? M : HY_MR, taps, tap_off, clen, a, ars, b, t, pf, pf_step); \
+        conv_tile(M < HY_CONV_MR ? M : HY_CONV_MR, taps, tap_off, clen, a, ars, b, t, pf, pf_step); \
         break;
 
 static void conv_tile_mr(long mr, long taps, const long *tap_off, long clen, const float *a, long ars, const float *b,
@@ -71,13 +76,22 @@ static void conv_tile_mr(long mr, long taps, const long *tap_off, long clen, con
         HY_CONV_CASE(2)
         HY_CONV_CASE(3)
         HY_CONV_CASE(4)
-#if HY_MR > 4
+#if HY_CONV_MR > 4
         HY_CONV_CASE(5)
         HY_CONV_CASE(6)
 #endif
-#if HY_MR > 6
+#if HY_CONV_MR > 6
         HY_CONV_CASE(7)
         HY_CONV_CASE(8)
+#endif
+#if HY_CONV_MR > 8
+        HY_CONV_CASE(9)
+        HY_CONV_CASE(10)
+        HY_CONV_CASE(11)
+        HY_CONV_CASE(12)
+#endif
+#if HY_CONV_MR > 12
+#error "extend conv_tile_mr for HY_CONV_MR > 12"
 #endif
     default:
         break;
@@ -153,17 +167,17 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
     const hy_conv_geometry *g = &cc->geometry;
     const long og = cc->out_channels_per_group, cg = g->c;
     const long cp = cc->in_channels;
-    const long col_blocks = (g->ow + HY_MR - 1) / HY_MR;
+    const long col_blocks = (g->ow + HY_CONV_MR - 1) / HY_CONV_MR;
     const long per_panel = g->oh * col_blocks;
     const long k = g->kh * g->kw * cg;
     const long plane = g->oh * g->ow;
     static const hy_epilogue none = {0};
     const hy_epilogue *e = cc->epilogue ? cc->epilogue : &none;
-    float t[HY_MR * HY_NR] __attribute__((aligned(64)));
+    float t[HY_CONV_MR * HY_NR] __attribute__((aligned(64)));
     for (long tile = t0; tile < t1; ++tile) {
         const long panel = tile / per_panel, rest = tile % per_panel;
-        const long oi = rest / col_blocks, oj0 = (rest % col_blocks) * HY_MR;
-        const long mr = g->ow - oj0 < HY_MR ? g->ow - oj0 : HY_MR;
+        const long oi = rest / col_blocks, oj0 = (rest % col_blocks) * HY_CONV_MR;
+        const long mr = g->ow - oj0 < HY_CONV_MR ? g->ow - oj0 : HY_CONV_MR;
         const long oc0 = panel * HY_NR, nr = og - oc0 < HY_NR ? og - oc0 : HY_NR;
         const float *a = xp + ((oi * g->sh) * wp + oj0 * g->sw) * cp + gr * cg;
         const float *b = cc->weights + (gr * ((og + HY_NR - 1) / HY_NR) + panel) * k * HY_NR;
@@ -177,18 +191,21 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
         /* store transposed: channel row oc, pixels p0 .. p0+mr contiguous */
         const long ocg = gr * og + oc0, p0 = oi * g->ow + oj0;
         float *y = cc->out + bt * cc->out_batch_stride + ocg * plane + p0;
-        for (long j0 = 0; j0 < nr; j0 += 8) {
-            v8f r[8];
-            for (int i = 0; i < 8; ++i) r[i] = i < mr ? *(const v8fu *)(t + i * HY_NR + j0) : (v8f){0};
-            transpose8(r); /* r[j] = the pixels of channel j0 + j */
-            const long jn = nr - j0 < 8 ? nr - j0 : 8;
-            for (long j = 0; j < jn; ++j) {
-                const v8f v = act8(r[j] + (cc->bias ? cc->bias[ocg + j0 + j] : 0.0f), e->act, e->lo, e->hi);
-                float *yj = y + (j0 + j) * plane;
-                if (mr == 8) {
-                    *(v8fu *)yj = v;
-                } else {
-                    for (long i = 0; i < mr; ++i) yj[i] = v[i];
+        for (long i0 = 0; i0 < mr; i0 += 8) { /* 8 pixels x 8 channels per register transpose */
+            const long mi = mr - i0 < 8 ? mr - i0 : 8;
+            for (long j0 = 0; j0 < nr; j0 += 8) {
+                v8f r[8];
+                for (int i = 0; i < 8; ++i) r[i] = i < mi ? *(const v8fu *)(t + (i0 + i) * HY_NR + j0) : (v8f){0};
+                transpose8(r); /* r[j] = pixels i0 .. i0+7 of channel j0 + j */
+                const long jn = nr - j0 < 8 ? nr - j0 : 8;
+                for (long j = 0; j < jn; ++j) {
+                    const v8f v = act8(r[j] + (cc->bias ? cc->bias[ocg + j0 + j] : 0.0f), e->act, e->lo, e->hi);
+                    float *yj = y + (j0 + j) * plane + i0;
+                    if (mi == 8) {
+                        *(v8fu *)yj = v;
+                    } else {
+                        for (long i = 0; i < mi; ++i) yj[i] = v[i];
+                    }
                 }
             }
         }
@@ -216,7 +233,7 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
     }
     for (long r = 0; r < g->kh; ++r)
         for (long q = 0; q < g->kw; ++q) tap_off[r * g->kw + q] = (r * g->dh * wp + q * g->dw) * cp;
-    const long col_blocks = (g->ow + HY_MR - 1) / HY_MR;
+    const long col_blocks = (g->ow + HY_CONV_MR - 1) / HY_CONV_MR;
     const long tiles = ((og + HY_NR - 1) / HY_NR) * g->oh * col_blocks;
     const double macs = (double)og * groups * g->oh * g->ow * taps * g->c;
     int nt = threads < 1 ? 1 : threads;
