@@ -83,6 +83,32 @@ def compile(  # noqa: A001
     return build(run_pipeline(trace(model, *example_inputs, **options), pipeline), backend, **build_options)
 
 
+def load(path, **build_options) -> CompiledModel:
+    """The model `model.save(path)` wrote (a `.hyb` file), rebuilt in this
+    process; needs neither torch nor MXNet. `build_options` (`threads`,
+    `cache_dir`, `progress`, `profile`) override the saved ones. A damaged
+    file raises `hybridize.errors.SavedModelError` naming it."""
+    from hybridize.backends.saved import load as load_saved
+
+    return load_saved(path, **build_options)
+
+
+def export(model, out_dir, name: str = "model", **options):
+    """Write a standalone C package of `model` (a `CompiledModel` or a module)
+    to `out_dir`: `<name>.h`, `<name>.c` (with the kernel library inlined),
+    the weights (embedded, or `<name>.weights`), `main.c` and a `Makefile`;
+    returns the paths written. Options: `weights` ("auto", "embed", "file"),
+    `embed_limit` (bytes), `force` (write into a non-empty directory). See
+    `hybridize.backends.c.export`.
+
+        >>> hybridize.export(fast, "out", name="my_mlp")
+        $ cd out && make && ./my_mlp input.bin output.bin
+    """
+    from hybridize.backends.c.export import export as export_c
+
+    return export_c(model, out_dir, name, **options)
+
+
 def draw(module: ModuleOp, path=None, **options):
     """Picture of the graph: `draw(module, "model.svg")` (also `.dot`, `.png`);
     returns the SVG text. Options: `collapse_fused`, `rankdir`, `max_ops`,
@@ -108,6 +134,8 @@ __all__ = [
     "compile",
     "draw",
     "draw_plan",
+    "export",
+    "load",
     "optimize",
     "parse_module",
     "print_module",

@@ -2,6 +2,7 @@
 
     HybridizeError
     ├── FrontendError      a model or model file could not be imported
+    │   └── SavedModelError  a saved model (.hyb) is truncated, corrupted or not one
     ├── PassError          a pass failed or left invalid IR
     └── BackendError       code could not be generated, built or run
         └── CBuildError    the C compiler rejected generated code
@@ -21,6 +22,10 @@ class HybridizeError(Exception):
 
 class FrontendError(HybridizeError, ValueError):
     """A model or model file could not be imported."""
+
+
+class SavedModelError(FrontendError):
+    """A saved model (`.hyb`) is truncated, corrupted or not one; the message names the file."""
 
 
 class PassError(HybridizeError, ValueError):

@@ -91,7 +91,7 @@ def build(
 
         arena = np.zeros(max(prog.arena[0], 1), np.uint8)
         forward = np_backend.load(source, prog.constants, arena)
-        return CompiledModel(prog, backend, numpy_runner(forward), source, module)
+        return CompiledModel(prog, backend, numpy_runner(forward), source, module, {"profile": profile})
     from hybridize.backends import c
     from hybridize.backends.c.build import compile_module
     from hybridize.backends.runtime import c_runner
@@ -101,9 +101,10 @@ def build(
     if profile:
         cdef += f"\nvoid {c.PROFILE_FUNCTION}(double *seconds);"
     ffi, lib = compile_module(source.text, cdef, cache_dir=cache_dir, what=f"a model of {n_ops} ops", progress=progress)
+    options = {"threads": threads if threads is None else max(1, int(threads)), "profile": profile}
     threads = default_threads() if threads is None else max(1, int(threads))
     run = c_runner(prog, ffi, lib, source.constants, source.text, threads)
-    model = CompiledModel(prog, backend, run, source.text, module)
+    model = CompiledModel(prog, backend, run, source.text, module, options)
     if profile:
         model._profile = (ffi, getattr(lib, c.PROFILE_FUNCTION), source.profiled)
     return model

@@ -19,8 +19,10 @@ from hybridize.ir.types import DYNAMIC, format_shape, numpy_dtype, shape_of
 class CompiledModel:
     """`model(*inputs) -> output` (or a tuple of outputs) for one module."""
 
-    def __init__(self, prog: Program, backend: str, run: Callable, source: str, module):
+    def __init__(self, prog: Program, backend: str, run: Callable, source: str, module, options: dict | None = None):
         self.backend = backend
+        self.options = dict(options or {})
+        """The build options to save with the model (`threads`, `profile`)."""
         self.source = source
         """The generated Python or C source."""
         self.module = module
@@ -114,6 +116,19 @@ class CompiledModel:
         buf = ffi.new("double[]", max(len(names), 1))
         fn(buf)
         return sorted(((n, buf[i]) for i, n in enumerate(names)), key=lambda p: -p[1])
+
+    def save(self, path) -> None:
+        """Write the model as one `.hyb` file (IR, build options, weights) that
+        `hybridize.load(path)` rebuilds in any process, with no torch or MXNet."""
+        from hybridize.backends import saved
+
+        saved.save(path, self.module, self.backend, self.options, self.signature)
+
+    def __reduce__(self):
+        # plain data only: the .hyb bytes and the function that rebuilds them
+        from hybridize.backends import saved
+
+        return saved._unpickle, (saved.dumps(self.module, self.backend, self.options, self.signature),)
 
     def __repr__(self) -> str:
         from hybridize.ir.attributes import affine_text
