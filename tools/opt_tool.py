@@ -7,6 +7,12 @@
     opt-tool -p canonicalize,fuse,plan -t plan-svg my_mlp.mlir            # the memory plan
     opt-tool -p canonicalize,fuse,plan -t html my_mlp.mlir -o report.html # every stage
     opt-tool --svg-dir stages -p canonicalize,fuse,plan my_mlp.mlir      # stages/00-input.svg, ...
+    opt-tool -p canonicalize,fuse,plan -t c-export -o out/ my_mlp.mlir   # standalone C package in out/
+
+`-t c-export` writes the directory `-o` names (required; an existing
+non-empty one only with `--force`) and prints the files it wrote;
+`--export-name` (default: the input file's stem when it is a C identifier,
+else `model`) and `--export-weights auto|embed|file` shape the export.
 
 Bad input never shows a Python traceback: a malformed file prints
 `file:line:col: error: message`, an invalid op `file:line:col: error: <op>: ...`,
@@ -111,6 +117,18 @@ class OptTool(xDSLOptMain):
             help="pictures: refuse graphs of more than N ops (default: %(default)s)",
         )
         arg_parser.add_argument(
+            "--export-name", metavar="NAME", help="-t c-export: the C name prefix (default: the input's stem or `model`)"
+        )
+        arg_parser.add_argument(
+            "--export-weights",
+            choices=("auto", "embed", "file"),
+            default="auto",
+            help="-t c-export: embed the weights in the C, or write NAME.weights (default: %(default)s, by size)",
+        )
+        arg_parser.add_argument(
+            "--force", action="store_true", help="-t c-export: write into an existing non-empty directory"
+        )
+        arg_parser.add_argument(
             "--params",
             metavar="FILE",
             help="the .params file of an MXNet -symbol.json (default: the -0000.params beside it)",
@@ -155,7 +173,38 @@ class OptTool(xDSLOptMain):
             self.available_targets[backend] = target(backend)
         for name in [n for n in self.available_targets if n not in ("mlir", "numpy", "c")]:
             del self.available_targets[name]
+        self.available_targets["c-export"] = self.c_export
         self.register_draw_targets()
+
+    def _exporting(self) -> bool:
+        from xdsl.utils.arg_spec import parse_spec
+
+        return parse_spec(self.args.target).name == "c-export"
+
+    def prepare_output(self):
+        # c-export writes the directory -o names itself; the stream gets the list of files
+        return sys.stdout if self._exporting() else super().prepare_output()
+
+    def c_export(self, module: ModuleOp, out: IO[str]) -> None:
+        import re
+        from pathlib import Path
+
+        from hybridize.backends.c.export import ExportError, export
+
+        if self.args.output_file is None:
+            raise ToolError("-t c-export needs -o DIR, the directory to write")
+        name = self.args.export_name
+        if name is None:
+            stem = Path(self.args.input_file or "model").name.split(".")[0]
+            name = stem if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", stem) else "model"
+        try:
+            paths = export(module, self.args.output_file, name, weights=self.args.export_weights, force=self.args.force)
+        except ExportError as e:
+            raise ToolError(str(e)) from None
+        except (ValueError, NotImplementedError, VerifyException) as e:
+            raise IRVerifyError(self._locate(getattr(e, "op", None), _message(e))) from None
+        for p in paths:
+            out.write(f"{p}  ({p.stat().st_size} bytes)\n")
 
     # -- pictures (hybridize.backends.draw) --------------------------------
     def draw_options(self):
