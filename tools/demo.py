@@ -4,7 +4,10 @@ Builds the d2l MLP, traces it with torch.export, prints its IR, optimizes it
 with `canonicalize,fuse,plan`, prints the optimized IR, runs it through the
 NumPy and C backends, checks both against PyTorch, times eager vs compiled for
 1000 calls at batch 1, writes `my_mlp.mlir` (the traced IR, for opt-tool) and
-draws `my_mlp.svg` (the optimized graph) and `my_mlp.plan.svg` (its memory plan).
+draws `my_mlp.svg` (the optimized graph) and `my_mlp.plan.svg` (its memory plan),
+then ships it: saves `build/my_mlp.hyb` and loads it back, exports the
+standalone C package to `build/demo-export/`, compiles it with the system C
+compiler and runs it without Python, checking its output against PyTorch.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--output", default="my_mlp.mlir", help="where to write the traced IR")
+    parser.add_argument("--export-dir", default="build/demo-export", help="where to write the standalone C export")
     args = parser.parse_args(argv)
 
     import torch
@@ -113,9 +117,54 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no pictures: {e}")
     else:
         print(f"wrote {graph} (ops, fused regions, buffers) and {plan} (the arena over time): open them in a browser")
-    print(f"next: opt-tool --passes=fuse,plan {args.output}")
+    status = ship(models["c"], x.numpy(), expected, Path(args.export_dir), times["c"], args.calls)
+    if status:
+        return status
+    print(f"\nnext: opt-tool --passes=fuse,plan {args.output}")
     print(f"      opt-tool -t html -p canonicalize,fuse,plan {args.output} -o report.html   # every stage")
     return 0
+
+
+def ship(model, x: np.ndarray, expected: np.ndarray, out: Path, python_us: float, calls: int) -> int:
+    """Step 6: save and reload the model, export it as C, build and run that without Python."""
+    import shutil
+    import subprocess
+
+    import hybridize
+
+    print("\n== 6. ship it: one file to reload, C that runs without Python")
+    saved = out.parent / "my_mlp.hyb"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    model.save(saved)
+    same = np.array_equal(hybridize.load(saved, progress=False)(x), model(x))
+    print(f"saved {saved} ({saved.stat().st_size // 1024} KiB); hybridize.load gives {'the same bits' if same else 'OTHER OUTPUTS'}")
+    if not same:
+        return 1
+    paths = hybridize.export(model, out, name="my_mlp", force=True)
+    for p in paths:
+        print(f"  {p}  {p.stat().st_size / 1024:8.1f} KiB")
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        print("no C compiler on PATH: skipping the standalone build")
+        return 0
+    exe = out / "my_mlp"
+    cmd = [cc, "-O3", "-march=native", "-fopenmp-simd", "-o", str(exe), str(out / "main.c"), str(out / "my_mlp.c"), "-lm"]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    print(f"$ {' '.join(cmd)}   ({time.perf_counter() - start:.1f} s)")
+    (out / "input.bin").write_bytes(np.ascontiguousarray(x).tobytes())
+    run = subprocess.run([str(exe), "-r", str(calls), str(out / "input.bin"), str(out / "output.bin")],
+                         capture_output=True, text=True)
+    if run.returncode:
+        print(f"the driver failed ({run.returncode}): {run.stderr}")
+        return 1
+    got = np.frombuffer((out / "output.bin").read_bytes(), np.float32).reshape(expected.shape)
+    err = float(np.max(np.abs(got - expected)))
+    status = "ok" if err <= 1e-5 else "MISMATCH"
+    print(f"$ {exe} -r {calls} input.bin output.bin: {run.stderr.strip()}")
+    print(f"standalone C: max |C - torch| = {err:.2e}  {status}; bit-identical to hybridize C: {np.array_equal(got, model(x))}")
+    print(f"per call: standalone {run.stderr.split(',')[-1].strip()} vs {python_us:.2f} us through Python")
+    return 0 if status == "ok" else 1
 
 
 if __name__ == "__main__":
