@@ -385,6 +385,8 @@ def _adaptive_avg_pool2d(op: Operation, a: list[str], out: Target) -> list[str]:
 
     _, c, h, w = shape_of(op.input)
     oh, ow = shape_of(op.result)[2:]
+    if h == 0 or w == 0:  # every window is empty: the mean of nothing
+        return copy_into(f"np.full({shape_literal(shape_of(op.result))}, np.nan, {_dtype(op.result)})", out)
     if h % oh == 0 and w % ow == 0:  # equal, disjoint windows
         return call("np.mean", [f"{a[0]}.reshape(-1, {c}, {oh}, {h // oh}, {ow}, {w // ow})", "axis=(3, 5)"], out)
     # one mean per window (a matmul with 0/1 window weights would spread one Inf as 0 * Inf = NaN)
