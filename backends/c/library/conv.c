@@ -237,7 +237,32 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
     const long tiles = ((og + HY_NR - 1) / HY_NR) * g->oh * col_blocks;
     const double macs = (double)og * groups * g->oh * g->ow * taps * g->c;
     int nt = threads < 1 ? 1 : threads;
-    if (macs < (double)HY_PARALLEL_MIN_MACS || tiles < 2) nt = 1;
+    if (macs * cc->batch < (double)HY_PARALLEL_MIN_MACS || (tiles < 2 && cc->batch < 2)) nt = 1;
+    if (nt > 1 && cc->batch >= nt) { /* whole images per thread: no barrier per image */
+        int err = 0;
+        const size_t floats = (size_t)(hp * wp * cp > 0 ? hp * wp * cp : 1);
+#pragma omp parallel num_threads(nt) reduction(| : err)
+        {
+#ifdef _OPENMP
+            const long t = omp_get_thread_num(), tn = omp_get_num_threads();
+#else
+            const long t = 0, tn = 1;
+#endif
+            float *own = t == 0 ? xp : malloc(sizeof(float) * floats);
+            if (!own) {
+                err |= HY_ERR_NOMEM;
+            } else {
+                for (long bt = t; bt < cc->batch; bt += tn) {
+                    to_padded_nhwc(cc->x + bt * cp * g->h * g->w, cp, g->h, g->w, g->ph, g->pw, hp, wp, own, 0, g->h);
+                    for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, own, wp, tap_off, 0, tiles);
+                }
+                if (own != xp) free(own);
+            }
+        }
+        free(tap_off);
+        free(xp);
+        return err;
+    }
     for (long bt = 0; bt < cc->batch; ++bt) {
         const float *x = cc->x + bt * cp * g->h * g->w;
         if (nt == 1) {
