@@ -243,11 +243,7 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
         const size_t floats = (size_t)(hp * wp * cp > 0 ? hp * wp * cp : 1);
 #pragma omp parallel num_threads(nt) reduction(| : err)
         {
-#ifdef _OPENMP
-            const long t = omp_get_thread_num(), tn = omp_get_num_threads();
-#else
-            const long t = 0, tn = 1;
-#endif
+            HY_THREAD_ID(t, tn);
             float *own = t == 0 ? xp : malloc(sizeof(float) * floats);
             if (!own) {
                 err |= HY_ERR_NOMEM;
@@ -272,11 +268,7 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
         }
 #pragma omp parallel num_threads(nt)
         {
-#ifdef _OPENMP
-            const long t = omp_get_thread_num(), tn = omp_get_num_threads();
-#else
-            const long t = 0, tn = 1;
-#endif
+            HY_THREAD_ID(t, tn);
             to_padded_nhwc(x, cp, g->h, g->w, g->ph, g->pw, hp, wp, xp, g->h * t / tn, g->h * (t + 1) / tn);
 #pragma omp barrier
             for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, xp, wp, tap_off, tiles * t / tn, tiles * (t + 1) / tn);

@@ -167,11 +167,7 @@ int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
     for (long bt = 0; bt < dc->batch; ++bt) {
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : err)
         {
-#ifdef _OPENMP
-            const long t = omp_get_thread_num(), tn = omp_get_num_threads();
-#else
-            const long t = 0, tn = 1;
-#endif
+            HY_THREAD_ID(t, tn);
             long c0 = channels * t / tn, c1 = channels * (t + 1) / tn;
             if (across) { /* whole blocks of VL channels per thread */
                 const long blocks = (channels + DW_VL - 1) / DW_VL;

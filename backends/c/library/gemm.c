@@ -521,11 +521,7 @@ int hy_sgemm(long batch, long m, long n, long k, const hy_operand *a, const hy_o
     }
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
-#ifdef _OPENMP
-        const long t = omp_get_thread_num(), tn = omp_get_num_threads();
-#else
-        const long t = 0, tn = 1;
-#endif
+        HY_THREAD_ID(t, tn);
         if (batch >= tn) {
             for (long bt = t; bt < batch; bt += tn) err |= gemm_part(&g, bt, 0, m, 0, n);
         } else {

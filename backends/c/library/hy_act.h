@@ -1,10 +1,14 @@
-/* Activations the kernels apply in registers before a tile is stored; relu
+/* Helpers internal to the library. Activations the kernels apply in registers before a tile is stored; relu
  * and clamp keep NaN, as the scalar rules of generated code do. Internal to
  * the library: each kernel instantiates the vector form for its vector type. */
 #ifndef HY_ACT_H
 #define HY_ACT_H
 
 #include "hy_kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static inline float hy_act_scalar(float x, int act, float lo, float hi)
 {
@@ -30,5 +34,12 @@ static inline float hy_act_scalar(float x, int act, float lo, float hi)
         }                                                                 \
         return x;                                                         \
     }
+
+/* t, tn: this thread's number and the team's size (0, 1 without OpenMP) */
+#ifdef _OPENMP
+#define HY_THREAD_ID(t, tn) const long t = omp_get_thread_num(), tn = omp_get_num_threads()
+#else
+#define HY_THREAD_ID(t, tn) const long t = 0, tn = 1
+#endif
 
 #endif
