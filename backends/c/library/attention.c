@@ -6,6 +6,7 @@
  * Semantics (as the NumPy reference): a NaN score makes its row NaN; a row
  * with every key masked gives zeros; keys weighed 0 still turn an Inf or NaN
  * value into NaN (the P V product computes them). */
+#include "hy_act.h"
 #include "hy_kernels.h"
 
 #include <math.h>
@@ -81,22 +82,21 @@ int hy_attention(const hy_attention_call *ac, int threads)
     if (ac->heads < 2 || (double)ac->heads * ac->l * ac->s * (ac->e + ac->ev) < (double)HY_PARALLEL_MIN_MACS) nt = 1;
     int err = 0;
     if (nt == 1) {
-        float *scores = malloc(bytes);
+        float *scores = hy_scratch(2, bytes / sizeof(float));
         if (!scores) return HY_ERR_NOMEM;
         for (long h = 0; h < ac->heads; ++h) err |= attention_head(ac, h, scores, threads);
-        free(scores);
         return err;
     }
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
-        float *scores = malloc(bytes);
+        float *scores = hy_scratch(2, bytes / sizeof(float));
         if (!scores) {
             err |= HY_ERR_NOMEM;
-        } else {
-#pragma omp for schedule(static)
-            for (long h = 0; h < ac->heads; ++h) err |= attention_head(ac, h, scores, 1);
-            free(scores);
         }
+        /* every thread reaches the loop (its iterations are shared out); one without memory skips them */
+#pragma omp for schedule(static)
+        for (long h = 0; h < ac->heads; ++h)
+            if (scores) err |= attention_head(ac, h, scores, 1);
     }
     return err;
 }

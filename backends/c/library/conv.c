@@ -225,10 +225,9 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
     const long taps = g->kh * g->kw;
     if (cc->batch <= 0 || og <= 0 || g->oh <= 0 || g->ow <= 0) return HY_OK;
     long *tap_off = malloc(sizeof(long) * (size_t)(taps > 0 ? taps : 1));
-    float *xp = malloc(sizeof(float) * (size_t)(hp * wp * cp > 0 ? hp * wp * cp : 1));
+    float *xp = hy_scratch(0, (size_t)(hp * wp * cp > 0 ? hp * wp * cp : 1));
     if (!tap_off || !xp) {
         free(tap_off);
-        free(xp);
         return HY_ERR_NOMEM;
     }
     for (long r = 0; r < g->kh; ++r)
@@ -244,7 +243,7 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
 #pragma omp parallel num_threads(nt) reduction(| : err)
         {
             HY_THREAD_ID(t, tn);
-            float *own = t == 0 ? xp : malloc(sizeof(float) * floats);
+            float *own = t == 0 ? xp : hy_scratch(0, floats);
             if (!own) {
                 err |= HY_ERR_NOMEM;
             } else {
@@ -252,11 +251,9 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
                     to_padded_nhwc(cc->x + bt * cp * g->h * g->w, cp, g->h, g->w, g->ph, g->pw, hp, wp, own, 0, g->h);
                     for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, own, wp, tap_off, 0, tiles);
                 }
-                if (own != xp) free(own);
             }
         }
         free(tap_off);
-        free(xp);
         return err;
     }
     for (long bt = 0; bt < cc->batch; ++bt) {
@@ -275,6 +272,5 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
         }
     }
     free(tap_off);
-    free(xp);
     return HY_OK;
 }

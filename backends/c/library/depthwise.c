@@ -178,22 +178,20 @@ int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
             if (across && c0 >= c1) {
                 /* nothing for this thread */
             } else if (across) {
-                float *work = aligned_alloc(64, sizeof(float) * DW_VL * (size_t)(hp * wp + g->kh * g->kw + g->oh * g->ow));
+                float *work = hy_scratch(1, DW_VL * (size_t)(hp * wp + g->kh * g->kw + g->oh * g->ow));
                 if (!work) {
                     err |= HY_ERR_NOMEM;
                 } else {
                     dw_across_channels(dc, bt, c0, c1, work, hp, wp);
-                    free(work);
                 }
             } else {
-                float *xp = malloc(sizeof(float) * (size_t)(hp * wp + wp));
+                float *xp = hy_scratch(1, (size_t)(hp * wp + wp));
                 if (!xp) {
                     err |= HY_ERR_NOMEM;
                 } else {
                     float *zero = xp + hp * wp; /* a row of zeros for kernel rows outside the input */
                     memset(zero, 0, sizeof(float) * (size_t)wp);
                     dw_channels(dc, bt, c0, c1, xp, hp, wp, zero);
-                    free(xp);
                 }
             }
         }

@@ -35,6 +35,26 @@ static inline float hy_act_scalar(float x, int act, float lo, float hi)
         return x;                                                         \
     }
 
+/* Per-thread scratch buffers that grow and are kept, so a call allocates
+ * nothing once warm (fresh megabyte buffers cost page faults on every call).
+ * Slots: 0 conv input copy, 1 depthwise planes, 2 attention scores. NULL
+ * when memory runs out. */
+#include <stdlib.h>
+#define HY_SCRATCH_SLOTS 3
+static __thread float *hy_scratch_ptr[HY_SCRATCH_SLOTS];
+static __thread size_t hy_scratch_len[HY_SCRATCH_SLOTS];
+
+static inline float *hy_scratch(int slot, size_t floats)
+{
+    if (hy_scratch_len[slot] < floats) {
+        free(hy_scratch_ptr[slot]);
+        const size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+        hy_scratch_ptr[slot] = aligned_alloc(64, bytes ? bytes : 64);
+        hy_scratch_len[slot] = hy_scratch_ptr[slot] ? floats : 0;
+    }
+    return hy_scratch_ptr[slot];
+}
+
 /* t, tn: this thread's number and the team's size (0, 1 without OpenMP) */
 #ifdef _OPENMP
 #define HY_THREAD_ID(t, tn) const long t = omp_get_thread_num(), tn = omp_get_num_threads()
