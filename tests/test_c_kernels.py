@@ -50,7 +50,7 @@ def compare(model, inputs, c_cache, threads=(1, 2), rtol=2e-5, atol=2e-5):
     return module
 
 
-# (rows M, out features N, in features K): ragged against every tile (6x16, 8x32), ones, and one big enough for threads
+# (rows M, out features N, in features K): ragged against every tile (6x16, 12x32, 6x8), ones, and one big enough for threads
 LINEAR_SHAPES = [(1, 1, 1), (1, 33, 7), (2, 17, 64), (5, 3, 300), (9, 100, 33), (33, 32, 16), (70, 45, 129), (64, 256, 512)]
 
 

@@ -8,9 +8,9 @@ never hands one the other's binary.
 
     >>> t = target()
     >>> t.isa, t.tile                     # on an AVX-512 machine
-    ('avx512f', (64, 8, 32))
+    ('avx512f', (64, 12, 32))
     >>> t.defines
-    ('-DHY_VB=64', '-DHY_MR=8', '-DHY_NR=32')
+    ('-DHY_VB=64', '-DHY_MR=12', '-DHY_NR=32')
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from hybridize.errors import BackendError
 
 TILES: tuple[tuple[str, str, int, int, int], ...] = (
     # (name, macro the compiler defines, vector bytes, MR, NR): measured best tiles
-    ("avx512f", "__AVX512F__", 64, 8, 32),
+    ("avx512f", "__AVX512F__", 64, 12, 32),
     ("avx2", "__AVX2__", 32, 6, 16),
     ("avx", "__AVX__", 32, 6, 16),
     ("neon", "__ARM_NEON", 16, 6, 8),

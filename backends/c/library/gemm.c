@@ -376,7 +376,13 @@ static void ukernel_mr(long mr, long kc, const float *a, const float *b, long ld
         HY_UK_CASE(8)
 #endif
 #if MR > 8
-#error "extend ukernel_mr for HY_MR > 8"
+        HY_UK_CASE(9)
+        HY_UK_CASE(10)
+        HY_UK_CASE(11)
+        HY_UK_CASE(12)
+#endif
+#if MR > 12
+#error "extend ukernel_mr for HY_MR > 12"
 #endif
     default:
         break;

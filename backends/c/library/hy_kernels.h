@@ -20,7 +20,7 @@
 #ifndef HY_VB
 #if defined(__AVX512F__)
 #define HY_VB 64
-#define HY_MR 8
+#define HY_MR 12
 #define HY_NR 32
 #elif defined(__AVX__)
 #define HY_VB 32
