@@ -49,6 +49,22 @@ def fma_peak() -> float:
     return max(lib.hy_fma_peak_gflops(20_000_000) for _ in range(5))
 
 
+def large_gemm_gflops(size: int = 1024, threads: int = 1) -> float:
+    """GFLOP/s of the C backend on one size^3 GEMM (a linear layer, weights packed at build time)."""
+    import numpy as np
+    import torch
+
+    import hybridize
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(size, size, bias=False).eval()
+    x = torch.randn(size, size)
+    fast = hybridize.build(hybridize.optimize(hybridize.trace(layer, x)), "c", threads=threads, progress=False)
+    xn = np.ascontiguousarray(x.numpy())
+    us = median_us(fast, (xn,), budget=1.0)
+    return 2 * size**3 / us / 1e3
+
+
 def onnx_session_maker(model, inputs):
     """Export once; returns threads -> (ONNX Runtime session run function)."""
     import onnxruntime as ort
@@ -154,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     peak = fma_peak()
     tgt = target()
     print(f"machine: {tgt.isa} ({tgt.describe()}), {os.cpu_count()} cores; FMA peak {peak:.1f} GFLOP/s per thread")
+    gemm = large_gemm_gflops()
+    print(f"large GEMM (1024^3, packed weights, 1 thread): {gemm:.1f} GFLOP/s = {gemm / peak * 100:.0f}% of the FMA peak")
     print(f"peers: torch {torch.__version__}, onnxruntime {getattr(onnxruntime, '__version__', 'not installed')}")
     header = (
         f"{'model':<14}{'thr':>4}{'eager us':>11}{'ORT us':>10}{'numpy us':>11}{'C us':>10}{'C/ORT':>7}"
