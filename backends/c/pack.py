@@ -57,6 +57,14 @@ def aligned(array: np.ndarray, align: int = 64) -> np.ndarray:
 
 def pack_conv_weights(w: np.ndarray, nr: int) -> np.ndarray:
     """One group's conv weights [o, c, kh, kw] as B (k x o) in NR-column panels,
-    k = (kernel row, kernel column, channel): out[p, (r*kw + q)*c + ch, lane] = w[p*NR + lane, ch, r, q]."""
+    k = (kernel row, kernel column, channel): out[p, (r*kw + q)*c + ch, lane] = w[p*NR + lane, ch, r, q].
+    One strided copy (no intermediate transposed array)."""
+    w = np.asarray(w, np.float32)
     o, c, kh, kw = w.shape
-    return _panels(np.ascontiguousarray(np.asarray(w, np.float32).transpose(0, 2, 3, 1)).reshape(o, kh * kw * c), nr)
+    count, full = -(-o // nr), o // nr
+    out = aligned_empty(count * kh * kw * c * nr).reshape(count, kh, kw, c, nr)
+    out[:full] = w[: full * nr].reshape(full, nr, c, kh, kw).transpose(0, 3, 4, 2, 1)
+    if full < count:
+        out[full] = 0
+        out[full, ..., : o - full * nr] = w[full * nr :].transpose(2, 3, 1, 0)
+    return out.reshape(-1)
