@@ -148,7 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     args = parser.parse_args(argv)
 
-    import numpy as np
     import torch
 
     import hybridize
@@ -236,7 +235,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row:<14}{cold:>14.2f}{warm:>14.2f}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(dict(peak_gflops=peak, rows=results, builds=builds), indent=1))
-    _ = np
     return 0
 
 

@@ -33,7 +33,7 @@ Package layout (one concern a module):
 from __future__ import annotations
 
 from hybridize.backends.c.generate import ERRORS, FUNCTION, PROFILE_FUNCTION, declaration, generate, parameters
-from hybridize.backends.c.kernels import ANCHORS, KERNELS, kernel_for
+from hybridize.backends.c.kernels import ANCHORS, KERNELS
 from hybridize.backends.c.scalar import SCALAR, scalar_expr
 
-__all__ = ["ANCHORS", "ERRORS", "FUNCTION", "PROFILE_FUNCTION", "KERNELS", "SCALAR", "declaration", "generate", "kernel_for", "parameters", "scalar_expr"]
+__all__ = ["ANCHORS", "ERRORS", "FUNCTION", "PROFILE_FUNCTION", "KERNELS", "SCALAR", "declaration", "generate", "parameters", "scalar_expr"]

@@ -28,7 +28,7 @@ from xdsl.ir import Operation, SSAValue
 
 from hybridize.backends.c.loops import Tensor
 from hybridize.backends.c.scalar import c_number, scalar_body
-from hybridize.backends.dims import BATCH, Dim, broadcast_strides, contiguous_strides, product
+from hybridize.backends.dims import BATCH, Dim, broadcast_strides, contiguous_strides
 
 if TYPE_CHECKING:
     from hybridize.backends.c.generate import Unit
@@ -36,10 +36,9 @@ if TYPE_CHECKING:
 ACT_NONE, ACT_RELU, ACT_CLAMP = "HY_ACT_NONE", "HY_ACT_RELU", "HY_ACT_CLAMP"
 
 
-def flat_offset(var: str, dims: Sequence[Dim], strides: Sequence[Dim]) -> tuple[str, bool]:
-    """The element offset, over `strides`, of the flat index `var` into `dims`;
-    and whether it is a single multiple of `var` (a contiguous or broadcast run)."""
-    merged: list[list[Dim]] = []  # [size, stride]
+def _runs(dims: Sequence[Dim], strides: Sequence[Dim]) -> list[list[Dim]]:
+    """Adjacent dims merged where `strides` walks them as one run: [size, stride] each."""
+    merged: list[list[Dim]] = []
     for d, s in zip(dims, strides):
         if d == 1:
             continue
@@ -47,10 +46,24 @@ def flat_offset(var: str, dims: Sequence[Dim], strides: Sequence[Dim]) -> tuple[
             merged[-1] = [merged[-1][0] * d, s]
         else:
             merged.append([d, s])
-    if not merged:
-        return "0", True
-    if len(merged) == 1:
-        size, s = merged[0]
+    return merged
+
+
+def run_stride(dims: Sequence[Dim], strides: Sequence[Dim]) -> Dim | None:
+    """The one stride of a flat index over `dims` when `strides` walks them as a
+    single contiguous or broadcast run (0 for a broadcast), else None."""
+    merged = _runs(dims, strides)
+    if len(merged) > 1:
+        return None
+    return merged[0][1] if merged else Dim(0)
+
+
+def flat_offset(var: str, dims: Sequence[Dim], strides: Sequence[Dim]) -> tuple[str, bool]:
+    """The element offset, over `strides`, of the flat index `var` into `dims`;
+    and whether it is a single multiple of `var` (a contiguous or broadcast run)."""
+    merged = _runs(dims, strides)
+    if len(merged) <= 1:
+        s = merged[0][1] if merged else Dim(0)
         return ("0" if s == 0 else var if s == 1 else f"{var} * ({s})"), True
     inner = contiguous_strides([m[0] for m in merged])
     terms = []
@@ -199,6 +212,3 @@ class FusedEpilogue:
         lines += ["#pragma omp simd", f"for (long j = 0; j < {n}; ++j) {{", *stmts, f"yr[j] = {res};", "}", "}"]
         return lines
 
-
-def count_of(shape: Sequence[Dim]) -> Dim:
-    return product(shape)

@@ -535,7 +535,7 @@ class _Api:
             "    memset(hy_consts, 0, sizeof hy_consts);",
             "}",
             "",
-            f"static int hy_loaded(void) {{ return HY_COUNT == 0 || hy_block != 0; }}",
+            "static int hy_loaded(void) { return HY_COUNT == 0 || hy_block != 0; }",
         ]
 
     def api(self) -> list[str]:
@@ -695,7 +695,7 @@ class _Api:
             f"    {n}_set_threads((int)(threads > 1024 ? 1024 : threads));",
             "",
             '    FILE *fin = strcmp(in_path, "-") ? fopen(in_path, "rb") : stdin;',
-            f'    if (!fin) {{ perror(in_path); return 1; }}',
+            '    if (!fin) { perror(in_path); return 1; }',
             "    size_t size = 0;",
             "    unsigned char *data = read_all(fin, &size);",
             "    if (fin != stdin) fclose(fin);",

@@ -71,13 +71,6 @@ def emit(op: Operation, args: list[Tensor], out: Tensor, unit: Unit) -> list[str
     raise UnsupportedOpError(f"the C backend has no rule for {op.name} (supported: {', '.join(supported)})")
 
 
-def kernel_for(op: Operation) -> Callable[[Operation, list[Tensor], Tensor, Unit], list[str]]:
-    """The emitter of `op` (raises UnsupportedOpError naming the supported ops)."""
-    if isinstance(op, FusedOp) or op.name in ANCHORS or op.name in SCALAR or op.name in KERNELS:
-        return emit
-    return emit(op, [], None, None)  # raises
-
-
 KERNELS: dict[str, Callable[[Operation, list[Tensor], Tensor], list[str]]] = {
     "hy.transpose": transpose,
     "hy.reshape": reshape,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from xdsl.ir import Operation
 
-from hybridize.backends.c.epilogue import flat_offset
+from hybridize.backends.c.epilogue import run_stride
 from hybridize.backends.c.generate import THREADS
 from hybridize.backends.c.kernels.nn import attention as generated_attention
 from hybridize.backends.c.loops import Tensor
@@ -26,17 +26,9 @@ from hybridize.backends.dims import Dim, broadcast_strides, product
 def _batch_strides(batch: list[Dim], strides: list[Dim]) -> tuple[Dim, Dim, Dim] | None:
     """(inner count, outer stride, inner stride) with offset(h) = (h / inner) * outer + (h % inner) * inner_stride,
     for a flat head index h over `batch`; None when two strides cannot express it."""
-    if not batch:
-        return Dim(1), Dim(0), Dim(0)
-    expr, simple = flat_offset("h", batch, strides)
-    if simple:
-        if expr == "0":
-            return product(batch), Dim(0), Dim(0)
-        if len(batch) >= 1:
-            whole = product(batch)
-            # one stride over the whole flat index: (h / whole) is 0, so put it in the inner term
-            s = [st for st, d in zip(strides, batch) if d != 1]
-            return whole, Dim(0), s[-1] if s else Dim(0)
+    one = run_stride(batch, strides)
+    if one is not None:  # a single run: all of it in the inner term
+        return product(batch), Dim(0), one
     if len(batch) == 2:
         return batch[1], strides[0], strides[1]
     return None

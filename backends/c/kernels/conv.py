@@ -10,16 +10,15 @@ are packed at build time. Depthwise convolutions stay generated and direct
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
 from xdsl.ir import Operation
 
-from collections.abc import Callable
-
-import numpy as np
-
 from hybridize.backends.c.epilogue import FusedEpilogue
-from hybridize.backends.c.generate import Unit
+from hybridize.backends.c.generate import THREADS, Unit
+from hybridize.backends.c.kernels.gemm import Operand, sgemm_call, transposed_pays
 from hybridize.backends.c.pack import aligned, pack_a, pack_b, pack_conv_weights
 from hybridize.backends.c.loops import Tensor
 
@@ -254,8 +253,6 @@ def conv2d(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilog
     if any(t.ctype != "float" for t in (out, *args)) or w.const is None:
         return conv2d_rows(op, args, out, epilogue.rows)
     g = ConvGeometry.of(op, x, w, out)
-    from hybridize.backends.c.kernels.gemm import THREADS
-
     if g.c == g.groups and g.c > 1:
         return _depthwise_call(g, x, w, bias, out, epilogue, unit)
 
@@ -295,8 +292,6 @@ def _conv_gemm(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogu
     the input as a channels x pixels matrix). When the plane is small
     against the tile (7x7 against 32 columns) it runs transposed (pixels x
     channels)."""
-    from hybridize.backends.c.kernels.gemm import Operand, sgemm_call, transposed_pays
-
     _, mr, nr = unit.tile
     og, cg = g.o // g.groups, g.c // g.groups
     k, plane, image = cg * g.kh * g.kw, g.oh * g.ow, g.c * g.h * g.w
@@ -346,8 +341,6 @@ def _conv_gemm(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogu
 
 def _depthwise_call(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: FusedEpilogue, unit: Unit):
     """One input channel per group: the library's direct depthwise kernel."""
-    from hybridize.backends.c.kernels.gemm import THREADS
-
     return [
         "{",
         *epilogue.declare(unit, (1, 2)),

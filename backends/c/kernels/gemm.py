@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hybridize.backends.c.epilogue import FusedEpilogue, flat_offset
+from hybridize.backends.c.epilogue import FusedEpilogue, run_stride
 
 __all__ = ["THREADS", "Operand", "linear", "matmul", "sgemm_call"]
 from hybridize.backends.c.generate import THREADS, Unit
@@ -147,20 +147,12 @@ def matmul(op: MatmulOp, args: list[Tensor], out: Tensor, epilogue: FusedEpilogu
         return matmul_rows(op, args, out, epilogue.rows)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     batch = list(out.shape[:-2])
-    sa, ok_a = flat_offset("bt", batch, broadcast_strides(a.shape[:-2], batch))
-    sb, ok_b = flat_offset("bt", batch, broadcast_strides(b.shape[:-2], batch))
-    if not (ok_a and ok_b):
+    # batch strides in matrices: one stride each over the flat batch (equal or broadcast), else the row kernel
+    sa, sb = (run_stride(batch, broadcast_strides(t.shape[:-2], batch)) for t in (a, b))
+    if sa is None or sb is None:
         return matmul_rows(op, args, out, epilogue.rows)
     _, mr, nr = unit.tile
-
-    def stride_of(expr: str, size: Dim) -> str:
-        # flat_offset gives "0", "bt" or "bt * (s)": the batch stride in matrices
-        if expr == "0":
-            return "0"
-        s = "1" if expr == "bt" else expr.removeprefix("bt * ")
-        return f"({s}) * ({size})"
-
-    bsa, bsb = stride_of(sa, m * k), stride_of(sb, k * n)
+    bsa, bsb = str(sa * (m * k)), str(sb * (k * n))
     split = (len(out.shape) - 2, len(out.shape) - 1)
     common = dict(
         batch=product(batch), k=k, c=out.ptr, ldc=n, c_batch_stride=m * n, epilogue=epilogue, split=split
