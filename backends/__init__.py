@@ -101,9 +101,9 @@ def build(
     if profile:
         cdef += f"\nvoid {c.PROFILE_FUNCTION}(double *seconds);"
     ffi, lib = compile_module(source.text, cdef, cache_dir=cache_dir, what=f"a model of {n_ops} ops", progress=progress)
-    options = {"threads": threads if threads is None else max(1, int(threads)), "profile": profile}
-    threads = default_threads() if threads is None else max(1, int(threads))
-    run = c_runner(prog, ffi, lib, source.constants, source.text, threads)
+    threads = None if threads is None else max(1, int(threads))
+    options = {"threads": threads, "profile": profile}
+    run = c_runner(prog, ffi, lib, source.constants, source.used, default_threads() if threads is None else threads)
     model = CompiledModel(prog, backend, run, source.text, module, options)
     if profile:
         model._profile = (ffi, getattr(lib, c.PROFILE_FUNCTION), source.profiled)

@@ -147,15 +147,12 @@ def numpy_runner(forward: Callable) -> Callable:
     return run
 
 
-def c_runner(prog: Program, ffi, lib, constants: list[np.ndarray], source: str, threads: int) -> Callable:
+def c_runner(prog: Program, ffi, lib, constants: list[np.ndarray], used: set[int], threads: int) -> Callable:
     """Calls `hy_forward` on NumPy buffers without copying them.
 
     The arena (64-byte aligned) is allocated once and reused by every call;
-    calls on one model are serialized by a lock (they share it). Constants the
-    source no longer reads (weights it reads packed) are not kept."""
-    import re
-
-    used = {int(i) for i in re.findall(r"consts\[(\d+)\]", source)}
+    calls on one model are serialized by a lock (they share it). Only the
+    constants the code reads (`used`) are kept: a weight it reads packed is not."""
     from hybridize.backends.c.pack import aligned
 
     # packed weights are read with aligned vector loads

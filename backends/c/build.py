@@ -19,6 +19,7 @@ concurrent processes never see half-written files.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -53,11 +54,11 @@ def library_sources() -> list[Path]:
     return sorted(LIBRARY_DIR.glob("*.c"))
 
 
+@functools.cache
 def library_text() -> str:
-    """Header and sources of the kernel library, in a stable order (for keys and exports)."""
-    parts = [(LIBRARY_DIR / "hy_kernels.h").read_text()]
-    parts += [p.read_text() for p in library_sources()]
-    return "\n".join(parts)
+    """Every header and source of the kernel library, in a stable order: the
+    library's cache key (read once per process)."""
+    return "\n".join(p.read_text() for p in sorted(LIBRARY_DIR.glob("*.[ch]")))
 
 
 # --- validated cache entries ---

@@ -158,7 +158,7 @@ def export_files(model, name: str, *, weights: str = "auto", embed_limit: int = 
     if not isinstance(module, ModuleOp):
         raise TypeError(f"export: expected a CompiledModel or an IR module, got {type(model).__name__}")
     prog, source, _ = _prepare(module, "c")
-    used = used_constants(source.text)
+    used = source.used
     tensors = [np.ascontiguousarray(c).tobytes() if i in used else b"" for i, c in enumerate(source.constants)]
     total = sum(map(len, tensors))
     embed = weights == "embed" or (weights == "auto" and total <= embed_limit)
@@ -174,18 +174,6 @@ def export_files(model, name: str, *, weights: str = "auto", embed_limit: int = 
     files["main.c"] = api.driver()
     files["Makefile"] = api.makefile(files)
     return {k: v.encode() if isinstance(v, str) else v for k, v in files.items()}
-
-
-def used_constants(text: str) -> set[int]:
-    """Indexes of the constants table the schedule reads: `consts[i]` outside
-    a declaration, or a declared `cK` that is used (the schedule declares every
-    constant, and reads many only in their packed copies)."""
-    decl = re.compile(r"^\s*const [\w ]+\*(c\d+) = \([^)]*\)consts\[(\d+)\];$", re.M)
-    declared = {m.group(2): m.group(1) for m in decl.finditer(text)}
-    rest = decl.sub("", text)
-    used = {int(i) for i in re.findall(r"consts\[(\d+)\]", rest)}
-    names = set(re.findall(r"\bc\d+\b", rest))
-    return used | {int(i) for i, name in declared.items() if name in names}
 
 
 def weights_file(tensors: list[bytes], model_id: int) -> bytes:

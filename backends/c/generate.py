@@ -66,6 +66,8 @@ class Unit:
 class CSource:
     text: str
     constants: list[np.ndarray]
+    used: set[int] = field(default_factory=set)
+    """Indexes of `constants` the code reads (a weight read only through its packed copy is not)."""
     profiled: list[str] = field(default_factory=list)  # with profile=True: the op of each timer slot
 
 PROFILE_FUNCTION = "hy_profile"
@@ -137,7 +139,20 @@ def generate(prog: Program, target: Target | None = None, *, profile: bool = Fal
         "}",
         "",
     ]
-    return CSource("\n".join(lines), unit.constants, profiled)
+    return CSource("\n".join(lines), unit.constants, read_constants(prog, [*body, *unit.functions, *decls]), profiled)
+
+
+def read_constants(prog: Program, code: list[str]) -> set[int]:
+    """Indexes of the constants table that `code` reads: through the table
+    (`consts[i]`: packed weights) or through a constant's pointer name (itself
+    or a view of it); each constant's own declaration does not count."""
+    import re
+
+    declarations = {f"(const {element_kind(v).c} *)consts[{s.index}];" for v, s in prog.storage.items() if s.kind == "const"}
+    text = "\n".join(line for line in code if not any(line.endswith(d) for d in declarations))
+    names = set(re.findall(r"\bc\d+\b", text))
+    used = {int(i) for i in re.findall(r"consts\[(\d+)\]", text)}
+    return used | {s.index for v, s in prog.storage.items() if s.kind == "const" and prog.names[v] in names}
 
 
 def describe_step(op) -> str:
