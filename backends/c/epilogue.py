@@ -14,8 +14,8 @@ output. Kernels use it in one of two ways, with explicit parameters only:
   `split = (b, r)` says how the stored result maps onto the output's dims:
   dims [0, b) are the GEMM batch `bt`, dims [b, r) the stored rows, dims
   [r, rank) the stored columns (linear: (0, rank-1); conv2d NCHW: (1, 2));
-- generic row kernels: `rows(r, row)` gives the statements that finish
-  output row `r`, whose elements are `row[0 .. last dim)`.
+- generic row kernels: `rows(row)` gives the statements that finish
+  output row number `row`, whose elements are `yr[0 .. last dim)`.
 """
 
 from __future__ import annotations
