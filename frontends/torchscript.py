@@ -161,7 +161,7 @@ def lower_script_module(module, examples: list, name: str = "<torchscript>") -> 
     self_value, user_inputs = inputs[0], inputs[1:]
     if len(user_inputs) != len(examples):
         raise FrontendError(f"{name}: forward takes {len(user_inputs)} input(s), {len(examples)} example(s) given")
-    from hybridize.frontends.torch import _torch_dtype_to_numpy
+    from hybridize.frontends.torch import torch_dtype_to_numpy as _torch_dtype_to_numpy
 
     block = Block(arg_types=[tensor_type(tuple(e.shape), _torch_dtype_to_numpy(e.dtype)) for e in examples])
     lo = Lowering(Builder(InsertPoint.at_end(block)))

@@ -1,0 +1,133 @@
+"""Capturing a model: `torch.export` in eval mode, the training-mode check,
+export failures explained, `.pt2` archives."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import ModuleOp
+
+from hybridize.frontends.torch.lowering import lower_exported_program
+from hybridize.frontends.torch.nn import decompositions
+
+
+TRAINING_SENSITIVE = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+                      "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d",
+                      "LazyBatchNorm2d", "LazyBatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
+"""Module classes that compute something else in training mode."""
+
+
+class TrainingModeError(ValueError):
+    """A model in training mode whose result depends on it (dropout, batch norm)."""
+
+
+def check_eval_mode(name: str, training: bool, submodule_kinds, force_eval: bool) -> None:
+    """Refuse a model in training mode that holds dropout or batch-norm layers,
+    unless `force_eval` (then it is captured as in eval mode)."""
+    if not training or force_eval:
+        return
+    kinds = sorted({k for k in submodule_kinds if k in TRAINING_SENSITIVE})
+    if kinds:
+        raise TrainingModeError(
+            f"{name} is in training mode and holds {', '.join(kinds)}, which behave differently in training; "
+            "hybridize compiles inference only. Call model.eval() first, or pass force_eval=True to capture it "
+            "as in eval mode (dropout off, batch norm on running statistics)"
+        )
+
+
+def trace(
+    model,
+    example_inputs: Sequence,
+    *,
+    decompose: bool = False,
+    dynamic_batch: bool = False,
+    force_eval: bool = False,
+) -> ModuleOp:
+    """Export `model` with `torch.export` (in eval mode) and lower it.
+
+    `decompose=True` lowers the core-ATen graph (`run_decompositions()`;
+    scaled dot-product attention stays whole, see `decompositions`).
+    `dynamic_batch=True` keeps the leading dimension of every input symbolic,
+    so the IR reads `tensor<?x...>` and one build serves any batch size.
+    Data-dependent control flow is refused with the user's file and line.
+
+    A model in training mode that holds dropout or batch norm is refused
+    (`TrainingModeError`): compiled code is inference only. `force_eval=True`
+    captures it as in eval mode instead (the model's own mode is restored).
+    """
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    check_eval_mode(type(model).__name__, model.training, (type(m).__name__ for m in model.modules()), force_eval)
+    args = tuple(example_inputs)
+    dynamic_shapes = None
+    if dynamic_batch:
+        if not args or not all(isinstance(a, torch.Tensor) and a.dim() >= 1 for a in args):
+            raise ValueError("dynamic_batch=True needs tensor example inputs with a leading (batch) dimension")
+        # torch.export specializes sizes 0 and 1: trace with a batch of 2.
+        args = tuple(torch.cat([a[:1], a[:1]]) if a.shape[0] < 2 else a for a in args)
+        batch = torch.export.Dim("batch", min=1, max=1 << 20)
+        dynamic_shapes = tuple({0: batch} for _ in args)
+    was_training = model.training
+    model.eval()
+    try:
+        ep = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
+    except Exception as e:
+        raise _explain_export_failure(e) from e
+    finally:
+        model.train(was_training)
+    if decompose:
+        ep = ep.run_decompositions(decompositions())
+    return lower_exported_program(ep)
+
+
+class ExportError(RuntimeError):
+    """torch.export could not capture the model; the message says why and where."""
+
+
+def _explain_export_failure(e: Exception) -> Exception:
+    """Turn torch.export's failures into errors that point at the user's code."""
+    text = str(e)
+    name = type(e).__name__
+    if "GuardOnDataDependentSymNode" in name or "data-dependent" in text or "data dependent" in text:
+        where = _user_frame(text)
+        return ExportError(
+            f"the model branches on tensor values{(' at ' + where) if where else ''}: "
+            "torch.export (and so hybridize) captures one graph for all inputs. Write the branch with "
+            "torch.cond(pred, true_fn, false_fn, operands) or move it out of forward().\n"
+            f"torch said: {text.strip().splitlines()[0] if text.strip() else name}"
+        )
+    if "Constraints violated" in text or "specialized" in text:
+        return ExportError(
+            "the model fixes the batch size (a dynamic batch was asked for): "
+            + (text.strip().splitlines()[0] if text.strip() else name)
+        )
+    return e
+
+
+def _user_frame(text: str) -> str | None:
+    """The last `File "...", line N` of a trace that is not inside torch."""
+    import re
+
+    frames = re.findall(r'File "([^"]+)", line (\d+)', text)
+    frames = [f for f in frames if "site-packages" not in f[0] and "/torch/" not in f[0]]
+    if frames:
+        path, line = frames[-1]
+        return f"{path}:{line}"
+    m = re.search(r"\(([^()]+\.py):(\d+) in [^)]*\)", text)
+    return f"{m.group(1)}:{m.group(2)}" if m else None
+
+
+def load_pt2(path: str, *example_inputs, **options) -> ModuleOp:
+    """A program saved with `torch.export.save` (weights included)."""
+    import torch
+
+    try:
+        ep = torch.export.load(path)
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable torch.export archive ({type(e).__name__}: {e})") from None
+    if options.get("decompose"):
+        ep = ep.run_decompositions(decompositions())
+    return lower_exported_program(ep)
+
