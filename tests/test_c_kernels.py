@@ -182,8 +182,13 @@ def test_cache_key_names_the_cpu_features():
     t = target()
     assert t.features and t.isa in {"avx512f", "avx2", "avx", "neon", "generic"}
     assert "-march=native" in t.flags and t.defines == tuple(f"-DHY_{n}={v}" for n, v in zip(("VB", "MR", "NR"), t.tile))
-    other = Target(t.compiler, t.version, tuple(f for f in t.features if "AVX512" not in f), "avx2", (32, 6, 16))
-    assert other.key != t.key  # a machine without AVX-512 never gets this machine's binaries
+    # A machine with one feature more or one less never gets this machine's binaries.
+    has_avx512 = any("AVX512" in f for f in t.features)
+    features = tuple(f for f in t.features if "AVX512" not in f) if has_avx512 else (*t.features, "__AVX512F__")
+    other = Target(t.compiler, t.version, features, "avx2" if has_avx512 else "avx512f", (32, 6, 16))
+    assert other.key != t.key
+    fewer = Target(t.compiler, t.version, t.features[:-1], t.isa, t.tile)
+    assert fewer.key != t.key
 
 
 def _mlp_module():

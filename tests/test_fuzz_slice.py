@@ -28,3 +28,44 @@ def test_agree_treats_nan_and_inf_exactly():
     assert not agree(np.array([np.nan], np.float32), np.array([0.0], np.float32))
     assert not agree(np.array([np.inf], np.float32), np.array([-np.inf], np.float32))
     assert not agree(np.array([1], np.int64), np.array([2], np.int64))
+
+
+def _module(text: str):
+    from hybridize.ir.module import parse_module
+
+    return parse_module(text)
+
+
+def test_a_wrong_answer_on_a_well_conditioned_graph_is_a_mismatch():
+    import numpy as np
+
+    from hybridize.tools.fuzzing import ill_conditioned
+
+    m = _module(
+        "func.func @forward(%x: tensor<4xf32>) -> tensor<4xf32> {\n"
+        "  %y = hy.relu %x : tensor<4xf32>\n"
+        "  func.return %y : tensor<4xf32>\n}\n"
+    )
+    x = np.array([1.0, -2.0, 3.0, 0.5], np.float32)
+    ref = [np.maximum(x, 0)]
+    assert not ill_conditioned(m, [x], ref, [ref[0] * np.float32(1.01)], random.Random(0))
+    assert not ill_conditioned(m, [x], ref, [ref[0] + np.float32(0.05)], random.Random(0))
+
+
+def test_a_flipped_comparison_of_near_ties_is_unstable_not_a_mismatch():
+    import numpy as np
+
+    from hybridize.tools.fuzzing import ill_conditioned
+
+    m = _module(
+        "func.func @forward(%x: tensor<3xf32>, %y: tensor<3xf32>) -> tensor<3xi1> {\n"
+        "  %z = hy.ge %x, %y : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xi1>\n"
+        "  func.return %z : tensor<3xi1>\n}\n"
+    )
+    x = np.array([1.0, 2.0, 3.0], np.float32)
+    y = np.array([1.0, 5.0, np.nextafter(np.float32(3.0), np.float32(4.0))], np.float32)
+    ref = [x >= y]
+    got_tie_flip = [np.array([False, False, False])]  # element 0 is an exact tie: a few ulps flip it
+    got_wrong = [np.array([True, True, False])]  # element 1 is 2 vs 5: never
+    assert ill_conditioned(m, [x, y], ref, got_tie_flip, random.Random(0))
+    assert not ill_conditioned(m, [x, y], ref, got_wrong, random.Random(0))

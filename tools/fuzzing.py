@@ -31,7 +31,18 @@ is restarted. Every run ends in one outcome class:
 | `hang`      | no answer within the timeout                                     |
 | `signal`    | the process died (SIGSEGV, SIGFPE, SIGBUS, ...)                  |
 | `oom`       | MemoryError under the address-space limit                        |
+| `unstable`  | backends disagree only where the reference itself is unstable    |
 | `mismatch`  | backends disagree on a valid graph                               |
+
+A disagreement is a `mismatch` unless the graph is ill-conditioned at that
+input: compiled code may reassociate (fused loops, GEMM blocking, FMA
+contraction, vector math), which moves results by a few ulps, and a
+comparison of two nearly equal values or a sum of huge terms that cancel
+turns a few ulps into anything. So a disagreement is re-checked against the
+reference run on the same graph with its float inputs and constants
+perturbed by a few ulps (`PERTURBATIONS` runs): if, at every disagreeing
+element, the backend's value lies within what those perturbed references
+give, the case is `unstable`, which is reported but is no failure.
 
 The failing inputs are saved under the output folder, one file per case.
 """
@@ -50,7 +61,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-OUTCOMES = ("ok", "error", "unlocated", "internal", "traceback", "hang", "signal", "oom", "mismatch")
+OUTCOMES = ("ok", "error", "unlocated", "internal", "traceback", "hang", "signal", "oom", "unstable", "mismatch")
 FAILURES = ("internal", "traceback", "hang", "signal", "oom", "mismatch")
 
 FUZZ_MAX_TENSOR_BYTES = 64 << 20
@@ -408,6 +419,82 @@ def agree(a, b) -> bool:
         return bool(np.all(np.abs(fa[~inf] - fb[~inf]) <= tol * (1 + np.abs(fb[~inf]))))
 
 
+def disagreeing(a, b):
+    """Boolean mask of the elements where `a` and `b` disagree (as `agree`)."""
+    import numpy as np
+
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind != "f":
+        return a != b
+    with np.errstate(all="ignore"):
+        nan = np.isnan(a) != np.isnan(b)
+        fa, fb = np.nan_to_num(a, nan=0.0), np.nan_to_num(b, nan=0.0)
+        inf = np.isinf(fa) | np.isinf(fb)
+        tol = 1e-3 if a.dtype == np.float32 else 1e-7
+        far = ~inf & (np.abs(fa - fb) > tol * (1 + np.abs(fb)))
+    return nan | (inf & (fa != fb)) | far
+
+
+PERTURBATIONS = 12
+"""Reference runs with perturbed inputs and constants per disagreement."""
+
+
+def perturbed(module, inputs: list, rng, ulps: float = 4.0) -> tuple:
+    """The module and inputs with every float value scaled by 1 + u, |u| <= ulps * eps."""
+    import numpy as np
+
+    from hybridize.ir.structure import ConstantOp
+
+    def nudge(a):
+        a = np.asarray(a)
+        if a.dtype.kind != "f" or a.size == 0:
+            return a
+        eps = np.finfo(a.dtype).eps
+        u = np.asarray([rng.uniform(-ulps, ulps) * eps for _ in range(a.size)], dtype=np.float64).reshape(a.shape)
+        with np.errstate(all="ignore"):
+            return (a * (1 + u)).astype(a.dtype)
+
+    from xdsl.rewriter import Rewriter
+
+    module = module.clone()
+    for op in [op for op in module.walk() if isinstance(op, ConstantOp)]:
+        value = op.numpy()
+        if value.dtype.kind == "f":
+            Rewriter.replace_op(op, ConstantOp(nudge(value)))
+    return module, [nudge(x) for x in inputs]
+
+
+def ill_conditioned(module, inputs: list, ref: list, got: list, rng) -> bool:
+    """True if every disagreement of `got` with `ref` is within what the
+    reference gives for ulp-perturbed inputs and constants."""
+    import numpy as np
+
+    import hybridize
+
+    masks = [disagreeing(r, g) for r, g in zip(ref, got)]
+    runs = []
+    for _ in range(PERTURBATIONS):
+        m, xs = perturbed(module, inputs, rng)
+        runs.append(_outputs(hybridize.build(m, "numpy"), xs))
+    for i, (r, g, mask) in enumerate(zip(ref, got, masks)):
+        if not mask.any():
+            continue
+        g, alts = np.asarray(g)[mask], [np.asarray(run[i])[mask] for run in runs]
+        if g.dtype.kind != "f":
+            if not np.all(np.any([alt == g for alt in alts], axis=0)):
+                return False
+            continue
+        with np.errstate(all="ignore"):
+            stack = np.stack([np.asarray(r)[mask], *alts]).astype(np.float64)
+            lo, hi = np.nanmin(stack, axis=0), np.nanmax(stack, axis=0)
+            spread = hi - lo
+            inside = (g >= lo - spread) & (g <= hi + spread) & (spread > 0)
+            inside |= np.isnan(g) & np.any(np.isnan(stack), axis=0)
+        if not np.all(inside):
+            return False
+    return True
+
+
 def _outputs(model, inputs) -> list:
     import numpy as np
 
@@ -435,6 +522,10 @@ def run_graph_batch(seeds: list[int], cache_dir: str) -> list[dict]:
             for i, (r, o) in enumerate(zip(ref, outs)):
                 if not agree(r, o):
                     bad[owners[i]] = bad[owners[i]] or f"{backend} output {i} differs from the NumPy reference"
+        if n == 1 and bad[0]:  # one graph: is the reference itself unstable there?
+            rng = random.Random(0)
+            if all(ill_conditioned(module, inputs, ref, outs, rng) for outs in got.values()):
+                return ["unstable: " + bad[0]]
         return bad
 
     try:
@@ -455,7 +546,8 @@ def run_graph_batch(seeds: list[int], cache_dir: str) -> list[dict]:
 
             n_out = len(forward_func(case.module).body.block.last_op.operands)
             (why,) = check(case.module, case.inputs, [0] * n_out, 1)
-            results.append({"outcome": "mismatch", "detail": why} if why else {"outcome": "ok"})
+            outcome = "ok" if not why else "unstable" if why.startswith("unstable: ") else "mismatch"
+            results.append({"outcome": outcome, "detail": why} if why else {"outcome": "ok"})
         except MemoryError:
             results.append({"outcome": "oom"})
         except Exception:
