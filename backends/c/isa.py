@@ -35,8 +35,12 @@ TILES: tuple[tuple[str, str, int, int, int], ...] = (
 )
 """Register tiles per ISA, first match wins; the kernel library reads them as -D flags."""
 
-BASE_FLAGS = ("-O3", "-std=gnu11", "-fno-math-errno", "-fopenmp", "-fPIC")
-"""Flags of every compile (the library and generated code), besides `-march`."""
+BASE_FLAGS = ("-O3", "-std=gnu11", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-fPIC")
+"""Flags of every compile (the library and generated code), besides `-march`.
+`-fno-trapping-math` lets GCC if-convert selects in loops (a clamp, a
+`x < 1 ? p : q`): without it no loop calling `hy_erff` or `hy_expf_neg`
+vectorizes (GELU's epilogue ran scalar). Values are unchanged: it assumes
+no one traps on IEEE exceptions, not that there are no NaNs or infinities."""
 
 # Macros that name CPU features (x86 and Arm), the cache key's part of the machine.
 _FEATURE = re.compile(r"#define (__(?:AVX|SSE|FMA|F16C|BMI|AMX|ARM_FEATURE|ARM_NEON|aarch64|x86_64)\w*__?) ")

@@ -1,8 +1,8 @@
 /* Direct convolution on the GEMM micro-kernel's register tile, with no
  * im2col: the input image is copied once into a zero-padded NHWC buffer, so
  * the MR pixels of a tile and the channels of one kernel tap are plain
- * strided reads (pixels sw*C apart, channels contiguous). A tile is MR
- * consecutive pixels of one output row x NR output channels; it accumulates
+ * strided reads (channels contiguous). A tile is MR consecutive pixels of
+ * the output plane (rows wrap) x NR output channels; it accumulates
  * over every tap and input channel in registers (no K blocking, no reload of
  * the output), then is stored transposed into the NCHW output with bias and
  * activation, and the generated epilogue runs on it.
@@ -30,7 +30,7 @@ typedef float cv_vf __attribute__((vector_size(HY_VB)));
 typedef float cv_vfu __attribute__((vector_size(HY_VB), aligned(4)));
 
 static inline __attribute__((always_inline)) void conv_tile(const int mr, long taps, const long *tap_off, long clen,
-                                                            const float *restrict a, long ars,
+                                                            const float *const *pix,
                                                             const float *restrict b, float *restrict t,
                                                             const float *pf, long pf_step)
 {
@@ -40,7 +40,9 @@ static inline __attribute__((always_inline)) void conv_tile(const int mr, long t
 #pragma GCC unroll 4
         for (int v = 0; v < CV_NV; ++v) acc[i][v] = (cv_vf){0};
     for (long s = 0; s < taps; ++s) {
-        const float *as = a + tap_off[s];
+        const float *as[HY_CONV_MR];
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i) as[i] = pix[i] + tap_off[s];
         const float *bs = b + s * clen * HY_NR;
         const float *ps = pf + s * clen * pf_step;
 #pragma GCC unroll 2
@@ -51,7 +53,7 @@ static inline __attribute__((always_inline)) void conv_tile(const int mr, long t
             for (int v = 0; v < CV_NV; ++v) bv[v] = *(const cv_vf *)(bs + c * HY_NR + v * CV_VL);
 #pragma GCC unroll 16
             for (int i = 0; i < mr; ++i) {
-                const float av = as[i * ars + c];
+                const float av = as[i][c];
 #pragma GCC unroll 4
                 for (int v = 0; v < CV_NV; ++v) acc[i][v] += bv[v] * av;
             }
@@ -65,10 +67,10 @@ static inline __attribute__((always_inline)) void conv_tile(const int mr, long t
 
 #define HY_CONV_CASE(M)                                                      \
     case M:                                                                  \
-        conv_tile(M < HY_CONV_MR ? M : HY_CONV_MR, taps, tap_off, clen, a, ars, b, t, pf, pf_step); \
+        conv_tile(M < HY_CONV_MR ? M : HY_CONV_MR, taps, tap_off, clen, pix, b, t, pf, pf_step); \
         break;
 
-static void conv_tile_mr(long mr, long taps, const long *tap_off, long clen, const float *a, long ars, const float *b,
+static void conv_tile_mr(long mr, long taps, const long *tap_off, long clen, const float *const *pix, const float *b,
                          float *t, const float *pf, long pf_step)
 {
     switch (mr) {
@@ -162,24 +164,28 @@ static void to_padded_nhwc(const float *x, long c, long h, long w, long ph, long
 
 /* Tiles [t0, t1) of one group of one image; tile = (channel panel, output row, column block). */
 static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *xp, long wp, const long *tap_off,
-                       long t0, long t1)
+                       long runs, long t0, long t1)
 {
     const hy_conv_geometry *g = &cc->geometry;
     const long og = cc->out_channels_per_group, cg = g->c;
     const long cp = cc->in_channels;
-    const long col_blocks = (g->ow + HY_CONV_MR - 1) / HY_CONV_MR;
-    const long per_panel = g->oh * col_blocks;
-    const long k = g->kh * g->kw * cg;
     const long plane = g->oh * g->ow;
+    const long per_panel = (plane + HY_CONV_MR - 1) / HY_CONV_MR;
+    const long k = g->kh * g->kw * cg;
     static const hy_epilogue none = {0};
     const hy_epilogue *e = cc->epilogue ? cc->epilogue : &none;
     float t[HY_CONV_MR * HY_NR] __attribute__((aligned(64)));
     for (long tile = t0; tile < t1; ++tile) {
         const long panel = tile / per_panel, rest = tile % per_panel;
-        const long oi = rest / col_blocks, oj0 = (rest % col_blocks) * HY_CONV_MR;
-        const long mr = g->ow - oj0 < HY_CONV_MR ? g->ow - oj0 : HY_CONV_MR;
+        const long p0 = rest * HY_CONV_MR, mr = plane - p0 < HY_CONV_MR ? plane - p0 : HY_CONV_MR;
         const long oc0 = panel * HY_NR, nr = og - oc0 < HY_NR ? og - oc0 : HY_NR;
-        const float *a = xp + ((oi * g->sh) * wp + oj0 * g->sw) * cp + gr * cg;
+        /* a tile is MR consecutive output pixels of the plane, across row ends
+         * (7x7 planes would waste 5 of every 12 pixel slots in row tiles) */
+        const float *pix[HY_CONV_MR];
+        for (long i = 0, oi = p0 / g->ow, oj = p0 % g->ow; i < mr; ++i) {
+            pix[i] = xp + ((oi * g->sh) * wp + oj * g->sw) * cp + gr * cg;
+            if (++oj == g->ow) oj = 0, ++oi;
+        }
         const float *b = cc->weights + (gr * ((og + HY_NR - 1) / HY_NR) + panel) * k * HY_NR;
         /* while this panel's tiles run, bring the next panel's weights into L2, a share per tile:
          * its first tile would otherwise stream them from memory at the FMA rate */
@@ -187,9 +193,9 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
         const float *next = panel + 1 < panels ? b + k * HY_NR : b;
         const long share = (k * HY_NR + per_panel - 1) / per_panel;
         const long step = share / k > 16 ? share / k : 16;
-        conv_tile_mr(mr, g->kh * g->kw, tap_off, cg, a, g->sw * cp, b, t, next + (rest * share) % (k * HY_NR), step);
+        conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, t, next + (rest * share) % (k * HY_NR), step);
         /* store transposed: channel row oc, pixels p0 .. p0+mr contiguous */
-        const long ocg = gr * og + oc0, p0 = oi * g->ow + oj0;
+        const long ocg = gr * og + oc0;
         float *y = cc->out + bt * cc->out_batch_stride + ocg * plane + p0;
         for (long i0 = 0; i0 < mr; i0 += 8) { /* 8 pixels x 8 channels per register transpose */
             const long mi = mr - i0 < 8 ? mr - i0 : 8;
@@ -230,10 +236,16 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
         free(tap_off);
         return HY_ERR_NOMEM;
     }
+    /* The reduction runs over k = (r, q, c) in contiguous runs of the padded input: one run per
+     * tap, or, with one group and no column dilation, one per kernel row (its kw taps' channels
+     * are adjacent pixels' channels: the 7x7 stem over 3 channels gets runs of 21, not of 3). */
+    const int row_runs = groups == 1 && g->dw == 1;
+    const long runs = row_runs ? g->kh : taps;
     for (long r = 0; r < g->kh; ++r)
         for (long q = 0; q < g->kw; ++q) tap_off[r * g->kw + q] = (r * g->dh * wp + q * g->dw) * cp;
-    const long col_blocks = (g->ow + HY_CONV_MR - 1) / HY_CONV_MR;
-    const long tiles = ((og + HY_NR - 1) / HY_NR) * g->oh * col_blocks;
+    if (row_runs)
+        for (long r = 0; r < g->kh; ++r) tap_off[r] = r * g->dh * wp * cp;
+    const long tiles = ((og + HY_NR - 1) / HY_NR) * ((g->oh * g->ow + HY_CONV_MR - 1) / HY_CONV_MR);
     const double macs = (double)og * groups * g->oh * g->ow * taps * g->c;
     int nt = threads < 1 ? 1 : threads;
     if (macs * cc->batch < (double)HY_PARALLEL_MIN_MACS || (tiles < 2 && cc->batch < 2)) nt = 1;
@@ -249,7 +261,7 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
             } else {
                 for (long bt = t; bt < cc->batch; bt += tn) {
                     to_padded_nhwc(cc->x + bt * cp * g->h * g->w, cp, g->h, g->w, g->ph, g->pw, hp, wp, own, 0, g->h);
-                    for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, own, wp, tap_off, 0, tiles);
+                    for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, own, wp, tap_off, runs, 0, tiles);
                 }
             }
         }
@@ -260,7 +272,7 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
         const float *x = cc->x + bt * cp * g->h * g->w;
         if (nt == 1) {
             to_padded_nhwc(x, cp, g->h, g->w, g->ph, g->pw, hp, wp, xp, 0, g->h);
-            for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, xp, wp, tap_off, 0, tiles);
+            for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, xp, wp, tap_off, runs, 0, tiles);
             continue;
         }
 #pragma omp parallel num_threads(nt)
@@ -268,7 +280,7 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
             HY_THREAD_ID(t, tn);
             to_padded_nhwc(x, cp, g->h, g->w, g->ph, g->pw, hp, wp, xp, g->h * t / tn, g->h * (t + 1) / tn);
 #pragma omp barrier
-            for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, xp, wp, tap_off, tiles * t / tn, tiles * (t + 1) / tn);
+            for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, xp, wp, tap_off, runs, tiles * t / tn, tiles * (t + 1) / tn);
         }
     }
     free(tap_off);
