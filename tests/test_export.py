@@ -25,7 +25,7 @@ from hybridize.errors import SavedModelError
 CC = shutil.which("cc") or shutil.which("gcc")
 pytestmark = pytest.mark.skipif(CC is None, reason="needs a C compiler")
 
-STRICT = ["-O3", "-march=native", "-fopenmp-simd", "-Wall", "-Wextra", "-Werror"]
+STRICT = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-Wall", "-Wextra", "-Werror"]
 SANITIZE = ["-O1", "-g", "-march=native", "-fopenmp-simd", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
             "-Wall", "-Wextra", "-Werror"]
 ENV = {**os.environ, "ASAN_OPTIONS": "detect_leaks=1:exitcode=66", "UBSAN_OPTIONS": "halt_on_error=1:exitcode=66"}

@@ -148,7 +148,7 @@ def ship(model, x: np.ndarray, expected: np.ndarray, out: Path, python_us: float
         print("no C compiler on PATH: skipping the standalone build")
         return 0
     exe = out / "my_mlp"
-    cmd = [cc, "-O3", "-march=native", "-fopenmp-simd", "-o", str(exe), str(out / "main.c"), str(out / "my_mlp.c"), "-lm"]
+    cmd = [cc, "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-o", str(exe), str(out / "main.c"), str(out / "my_mlp.c"), "-lm"]
     start = time.perf_counter()
     subprocess.run(cmd, check=True)
     print(f"$ {' '.join(cmd)}   ({time.perf_counter() - start:.1f} s)")
