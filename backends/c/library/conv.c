@@ -32,22 +32,22 @@ typedef float cv_vfu __attribute__((vector_size(HY_VB), aligned(4)));
 static inline __attribute__((always_inline)) void conv_tile(const int mr, long taps, const long *tap_off, long clen,
                                                             const float *const *pix,
                                                             const float *restrict b, float *restrict t,
-                                                            const float *pf, long pf_step)
+                                                            const float *pf, long pf_lines)
 {
     cv_vf acc[HY_CONV_MR][CV_NV];
 #pragma GCC unroll 16
     for (int i = 0; i < mr; ++i)
 #pragma GCC unroll 4
         for (int v = 0; v < CV_NV; ++v) acc[i][v] = (cv_vf){0};
+    long line = 0;
     for (long s = 0; s < taps; ++s) {
         const float *as[HY_CONV_MR];
 #pragma GCC unroll 16
         for (int i = 0; i < mr; ++i) as[i] = pix[i] + tap_off[s];
         const float *bs = b + s * clen * HY_NR;
-        const float *ps = pf + s * clen * pf_step;
 #pragma GCC unroll 2
-        for (long c = 0; c < clen; ++c) {
-            __builtin_prefetch(ps + c * pf_step, 0, 2);
+        for (long c = 0; c < clen; ++c, ++line) {
+            if (line < pf_lines) __builtin_prefetch(pf + line * 16, 0, 2);
             cv_vf bv[CV_NV];
 #pragma GCC unroll 4
             for (int v = 0; v < CV_NV; ++v) bv[v] = *(const cv_vf *)(bs + c * HY_NR + v * CV_VL);
@@ -67,11 +67,11 @@ static inline __attribute__((always_inline)) void conv_tile(const int mr, long t
 
 #define HY_CONV_CASE(M)                                                      \
     case M:                                                                  \
-        conv_tile(M < HY_CONV_MR ? M : HY_CONV_MR, taps, tap_off, clen, pix, b, t, pf, pf_step); \
+        conv_tile(M < HY_CONV_MR ? M : HY_CONV_MR, taps, tap_off, clen, pix, b, t, pf, pf_lines); \
         break;
 
 static void conv_tile_mr(long mr, long taps, const long *tap_off, long clen, const float *const *pix, const float *b,
-                         float *t, const float *pf, long pf_step)
+                         float *t, const float *pf, long pf_lines)
 {
     switch (mr) {
         HY_CONV_CASE(1)
@@ -192,8 +192,8 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
         const long panels = (og + HY_NR - 1) / HY_NR;
         const float *next = panel + 1 < panels ? b + k * HY_NR : b;
         const long share = (k * HY_NR + per_panel - 1) / per_panel;
-        const long step = share / k > 16 ? share / k : 16;
-        conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, t, next + (rest * share) % (k * HY_NR), step);
+        const long lines = panel + 1 < panels && rest * share < k * HY_NR ? (share + 15) / 16 : 0;
+        conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, t, lines ? next + rest * share : b, lines);
         /* store transposed: channel row oc, pixels p0 .. p0+mr contiguous */
         const long ocg = gr * og + oc0;
         float *y = cc->out + bt * cc->out_batch_stride + ocg * plane + p0;

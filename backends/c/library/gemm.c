@@ -230,7 +230,8 @@ HY_DEFINE_VECTOR_ACT(act_v, vf, vi)
 static inline __attribute__((always_inline)) void ukernel(const int mr, long kc, const float *restrict a,
                                                           const float *restrict b, long ldb, float *restrict c, long rs,
                                                           long cs, long nr, int first, int last,
-                                                          const tile_epilogue *e, const float *pf, long pf_step)
+                                                          const tile_epilogue *e, const float *pf, long pf_lines,
+                                                          const float *a_next)
 {
     enum { U_MAX = 4 };
     if (cs == 1)  /* the tile's rows arrive while the k loop runs */
@@ -247,11 +248,16 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
         for (int i = 0; i < mr; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[u][i][v] = (vf){0};
-    long k = 0;
+    long k = 0, line = 0;
 #pragma GCC unroll 2
-    for (; k + u_sets <= kc; k += u_sets) {
-        __builtin_prefetch(pf + k * pf_step, 0, 2);
-        __builtin_prefetch(a + (k + u_sets * 8) * MR + kc * MR); /* the next A panel, into L1 */
+    for (; k + u_sets <= kc; k += u_sets, ++line) {
+        /* this tile's share of the next B panel into L2, one line per step */
+        if (line < pf_lines) __builtin_prefetch(pf + line * 16, 0, 2);
+#ifdef HY_PREFETCH_A
+        if (a_next) __builtin_prefetch(a_next + (k + u_sets * 8) * MR); /* the next A panel, into L1 */
+#else
+        (void)a_next;
+#endif
 #pragma GCC unroll 4
         for (int u = 0; u < u_sets; ++u) {
             const float *bk = b + (k + u) * ldb;
@@ -356,11 +362,12 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
 
 #define HY_UK_CASE(M)                                                          \
     case M:                                                                    \
-        ukernel(M < MR ? M : MR, kc, a, b, ldb, c, rs, cs, nr, first, last, e, pf, pf_step); \
+        ukernel(M < MR ? M : MR, kc, a, b, ldb, c, rs, cs, nr, first, last, e, pf, pf_lines, a_next); \
         break;
 
 static void ukernel_mr(long mr, long kc, const float *a, const float *b, long ldb, float *c, long rs, long cs, long nr,
-                       int first, int last, const tile_epilogue *e, const float *pf, long pf_step)
+                       int first, int last, const tile_epilogue *e, const float *pf, long pf_lines,
+                       const float *a_next)
 {
     switch (mr) {
         HY_UK_CASE(1)
@@ -466,12 +473,15 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
                             te.hi = epi->hi;
                         }
                         float *ct = c + i0 * rs + j0 * cs;
-                        /* the next B panel into L2, a share per tile (a pre-packed one comes from memory) */
+                        /* a pre-packed B panel comes from memory: while this panel's tiles run, each
+                         * brings its share of the next one into L2 (a freshly packed one is in cache) */
                         const long tiles = (mc + MR - 1) / MR, share = (kc * NR + tiles - 1) / tiles;
-                        const float *next = jr + NR < nc ? bp + pb_stride : bp;
-                        const long step = share / kc > 16 ? share / kc : 16;
+                        const int pf_on = !pack_b_needed && jr + NR < nc;
+                        const float *next = bp + pb_stride + (ir / MR) * share;
+                        const long lines = pf_on ? (share + 15) / 16 : 0;
+                        const float *a_next = ir + MR < mc ? pa + (ir / MR + 1) * pa_stride : NULL;
                         ukernel_mr(mr, kc, pa + (ir / MR) * pa_stride, bp, ldb, ct, rs, cs, nr, first, last, &te,
-                                   next + (ir / MR) * share, step);
+                                   pf_on ? next : bp, lines, a_next);
                         if (last && epi && epi->tile) {
                             if (g->trans) epi->tile(epi->ctx, bt, j0 + epi->row_base, i0, nr, mr, ct, g->ldc);
                             else epi->tile(epi->ctx, bt, i0 + epi->row_base, j0, mr, nr, ct, g->ldc);
