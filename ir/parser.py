@@ -14,7 +14,11 @@ but closes the holes found by fuzzing, without forking xDSL:
    xDSL expands a splat into a Python list (`dense<0.0> : tensor<2147483648xf32>`
    took more than 8 GB); values that do not fit their element type are a
    `ParseError`, not a `struct.error`.
-5. Any other exception raised while parsing an op (xDSL's asserts, verifier
+5. A hex integer in a float dense literal is the element's bit pattern, as
+   in MLIR and as xDSL prints NaN and infinities (`dense<[0x7fc00000, 1.0]>`);
+   xDSL's parser read it as the integer 2143289344, so printed IR holding a
+   NaN or an infinity did not parse back to the same module.
+6. Any other exception raised while parsing an op (xDSL's asserts, verifier
    errors of attribute constructors, `OverflowError`, deep recursion) becomes a
    `ParseError` at the token where it happened.
 
@@ -32,7 +36,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import AnyFloat, ModuleOp
 from xdsl.ir import Operation
 from xdsl.parser import Parser
 from xdsl.parser.generic_parser import ParserState
@@ -147,6 +151,13 @@ class HardenedParser(Parser):
 
     # --- dense literals: size first, then values that fit their type ---
 
+    def _parse_tensor_literal_element(self):
+        hexadecimal = self._current_token.text[:2] in ("0x", "0X")
+        element = super()._parse_tensor_literal_element()
+        if hexadecimal and isinstance(element.value, int):
+            element.__class__ = _BitPatternElement
+        return element
+
     def _check_dense_type(self, type) -> None:
         shape = list(type.get_shape())
         if any(d < 0 for d in shape):
@@ -172,6 +183,16 @@ class HardenedParser(Parser):
             return super().parse_dense_int_or_fp_elements_attr(type)
         except (struct.error, OverflowError) as e:
             raise ParseError(start, f"dense literal value out of range for its element type: {e}") from None
+
+
+class _BitPatternElement(Parser._TensorLiteralElement):
+    """A hex literal: the bits of a float element, a number for an integer one."""
+
+    def to_type(self, parser, type):
+        if isinstance(type, AnyFloat):
+            raw = int(self.value).to_bytes(type.compile_time_size, "little")
+            return next(type.iter_unpack(raw))
+        return super().to_type(parser, type)
 
 
 __all__ = ["DEFAULT_LIMITS", "INT63", "HardenedParser", "Limits", "check_nesting", "decode", "type_bytes"]

@@ -1,50 +1,46 @@
-"""Properties on random graphs (hypothesis, our shipped strategies): passes
-keep what a graph computes (the unoptimized NumPy run is the oracle), the
-memory plan never overlaps live buffers and never beats the lower bound,
-canonicalize is idempotent."""
+"""Properties on random graphs over every op (hypothesis, `hybridize.testing`):
+passes keep what a graph computes (the unoptimized NumPy run is the oracle,
+`check_pass`), the memory plan never overlaps live buffers and never beats the
+lower bound, canonicalize is idempotent."""
 
 from __future__ import annotations
 
-import numpy as np
+import pytest
 from hypothesis import given, settings
 
 import hybridize
 from hybridize.ir import ARENA, BUF, print_module
+from hybridize.ir import elementwise as E
+from hybridize.ir.linalg import LinearOp, MatmulOp
 from hybridize.ir.module import forward_func
-from hybridize.ir.strategies import graphs
+from hybridize.ir.nn import Conv2dOp, LayerNormOp, SoftmaxOp
+from hybridize.ir.reduce import ReduceSumOp
+from hybridize.ir.shape import BroadcastOp, ReshapeOp, TransposeOp
 from hybridize.passes import run_pipeline
+from hybridize.testing import check_pass, graphs
 
 
-def outputs(model, inputs):
-    out = model(*inputs)
-    return out if isinstance(out, tuple) else (out,)
+@pytest.mark.parametrize("pipeline", ["canonicalize", "cse,dce", "fuse", "fuse,plan", "canonicalize,cse,fuse,plan",
+                                      "plan{inplace=false}"])
+def test_passes_keep_results_numpy(pipeline, tmp_path):
+    check_pass(pipeline, graphs(max_ops=8), backends=("numpy",), max_examples=20, reproducer_dir=tmp_path)
 
 
-def assert_same(got, expected):
-    for g, e in zip(got, expected, strict=True):
-        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+FUSABLE = [LinearOp, MatmulOp, Conv2dOp, E.AddOp, E.MulOp, E.ReluOp, E.GeluOp, E.SigmoidOp, E.ClampOp, BroadcastOp,
+           ReshapeOp, TransposeOp, SoftmaxOp, LayerNormOp, ReduceSumOp]
+
+
+def test_fuse_and_plan_keep_results_on_fusion_patterns(tmp_path):
+    check_pass("fuse,plan", graphs(ops=FUSABLE, min_ops=3, max_ops=6, dtypes=["float32", "float64"]),
+               backends=("numpy",), max_examples=12, reproducer_dir=tmp_path)
+
+
+def test_c_backend_agrees_after_the_default_pipeline(c_cache, tmp_path):
+    check_pass("canonicalize,cse,fuse,plan", graphs(max_ops=8), backends=("c",), c_examples=8,
+               cache_dir=c_cache, reproducer_dir=tmp_path)
 
 
 @settings(max_examples=60)
-@given(graphs())
-def test_passes_keep_results_numpy(case):
-    module, inputs = case
-    expected = outputs(hybridize.build(module, "numpy"), inputs)
-    for pipeline in ("canonicalize", "cse,dce", "fuse", "fuse,plan", "canonicalize,cse,fuse,plan", "plan{inplace=false}"):
-        optimized = hybridize.optimize(module, pipeline)
-        assert_same(outputs(hybridize.build(optimized, "numpy"), inputs), expected)
-
-
-@settings(max_examples=12)
-@given(case=graphs(max_ops=8))
-def test_c_backend_agrees_after_fuse_plan(case, c_cache):
-    module, inputs = case
-    expected = outputs(hybridize.build(module, "numpy"), inputs)
-    optimized = hybridize.optimize(module, "canonicalize,fuse,plan")
-    assert_same(outputs(hybridize.build(optimized, "c", cache_dir=c_cache), inputs), expected)
-
-
-@settings(max_examples=80)
 @given(graphs(max_ops=14))
 def test_plan_never_overlaps_live_buffers_and_respects_lower_bound(case):
     module, _ = case
