@@ -44,7 +44,7 @@ from hybridize.ir.shape import (
     TransposeOp,
 )
 from hybridize.ir.structure import ConstantOp
-from hybridize.ir.types import shape_of
+from hybridize.ir.types import is_float, shape_of
 
 
 class TransposeOfTranspose(RewritePattern):
@@ -88,7 +88,7 @@ class MatmulOfTranspose(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: MatmulOp, rewriter: PatternRewriter):
         t = op.rhs.owner
-        if isinstance(t, TransposeOp) and t.permutation == (1, 0):
+        if isinstance(t, TransposeOp) and t.permutation == (1, 0) and is_float(op.lhs):  # linear is float-only
             rewriter.replace(op, LinearOp(op.lhs, t.input))
 
 
@@ -96,7 +96,7 @@ class MatmulOfConstant(RewritePattern):
     # matmul(x, C) = linear(x, transpose(C)) for a 2-D constant C (weights in [out, in] layout)
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: MatmulOp, rewriter: PatternRewriter):
-        if isinstance(op.rhs.owner, ConstantOp) and len(shape_of(op.rhs)) == 2:
+        if isinstance(op.rhs.owner, ConstantOp) and len(shape_of(op.rhs)) == 2 and is_float(op.lhs):
             t = TransposeOp(op.rhs, [1, 0])
             rewriter.replace(op, [t, LinearOp(op.lhs, t.result)])
 

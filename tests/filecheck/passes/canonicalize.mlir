@@ -23,6 +23,19 @@ func.func @addmm(%x: tensor<1x4xf32>, %w: tensor<2x4xf32>, %b: tensor<2xf32>) ->
   func.return %y : tensor<1x2xf32>
 }
 
+// an integer matmul stays a matmul (hy.linear is float-only): found by check_pass
+// CHECK-LABEL: func.func @int_matmul
+// CHECK:         hy.matmul %x, %{{.*}} : (tensor<3x2xi64>, tensor<2x1xi64>) -> tensor<3x1xi64>
+// CHECK:         hy.matmul %x, %{{.*}} : (tensor<3x2xi64>, tensor<2x2xi64>) -> tensor<3x2xi64>
+// CHECK-NOT:     hy.linear
+func.func @int_matmul(%x: tensor<3x2xi64>, %w: tensor<2x2xi64>) -> (tensor<3x1xi64>, tensor<3x2xi64>) {
+  %c = hy.constant dense<[[3], [2]]> : tensor<2x1xi64>
+  %m = hy.matmul %x, %c : (tensor<3x2xi64>, tensor<2x1xi64>) -> tensor<3x1xi64>
+  %t = hy.transpose %w perm [1, 0] : tensor<2x2xi64> -> tensor<2x2xi64>
+  %n = hy.matmul %x, %t : (tensor<3x2xi64>, tensor<2x2xi64>) -> tensor<3x2xi64>
+  func.return %m, %n : tensor<3x1xi64>, tensor<3x2xi64>
+}
+
 // all-constant operands fold: relu(const) = const
 // CHECK-LABEL: func.func @fold
 // CHECK-NEXT:    %{{.*}} = hy.constant dense<[1.000000e+00, 0.000000e+00]> : tensor<2xf32>
