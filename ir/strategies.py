@@ -601,6 +601,80 @@ def b_attention(g: Graph):
     return N.AttentionOp(q, k, v, mask, scale=c.choice([1 / np.sqrt(e), 1.0]), causal=causal)
 
 
+def b_axis_numeric(cls, **extra: Callable[[Chooser], object]):
+    """An op on one input along one axis (scans, sorts, arg-reductions), in
+    any dtype it accepts; a sort or an arg-reduction reads exact values only
+    (a rounding would reorder ties)."""
+
+    def build(g: Graph):
+        exact = "Arg" in cls.__name__ or "Sort" in cls.__name__
+        x = g.pick(accepted_dtypes(cls, lambda v: cls(v, 0)), rank=(1, 2, 3), fits=lambda s: min(s) > 0,
+                   exact=exact)
+        if x is None:
+            return None
+        return cls(x, g.c.int(0, len(shape_of(x)) - 1), **{k: f(g.c) for k, f in extra.items()})
+
+    return build
+
+
+def b_conv_transpose(g: Graph):
+    x = image(g)
+    if x is None:
+        return None
+    ch, d, c = shape_of(x)[1], numpy_dtype(x).name, g.c
+    groups = c.choice([q for q in (1, 2) if ch % q == 0])
+    og, kh, kw = c.int(1, 2), c.int(1, 3), c.int(1, 3)
+    stride, dilation = (c.int(1, 2), c.int(1, 2)), (c.int(1, 2),) * 2
+    wt = g.const((ch, og, kh, kw), d, scale=1 / np.sqrt(ch * kh * kw))
+    bias = g.const((og * groups,), d) if c.coin() else None
+    out_pad = tuple(c.int(0, max(s, dl) - 1) for s, dl in zip(stride, dilation))
+    return N.ConvTranspose2dOp(x, wt, bias, stride=stride, padding=(c.int(0, 1),) * 2, output_padding=out_pad,
+                               dilation=dilation, groups=groups)
+
+
+def b_group_norm(g: Graph):
+    x = g.pick(FLOATS, rank=(2, 3, 4), fits=lambda s: s[1] > 0)
+    if x is None:
+        return None
+    ch, d, c = shape_of(x)[1], numpy_dtype(x).name, g.c
+    weight = g.const((ch,), d) if c.coin(0.7) else None
+    bias = g.const((ch,), d) if weight is not None and c.coin(0.7) else None
+    return N.GroupNormOp(x, weight, bias, groups=c.choice([q for q in range(1, ch + 1) if ch % q == 0]))
+
+
+def b_resize(g: Graph):
+    x = g.pick(FLOATS, rank=(3, 4), fits=lambda s: min(s) > 0)
+    if x is None:
+        return None
+    c = g.c
+    mode = c.choice(N.RESIZE_MODES)
+    out = [c.int(1, 2 * n + 1) for n in shape_of(x)[2:]]
+    corners = mode in ("linear", "cubic") and c.coin(0.3)
+    scale = [o / n for o, n in zip(out, shape_of(x)[2:])] if c.coin(0.3) else None
+    return N.ResizeOp(x, out, mode, align_corners=corners, scale=scale)
+
+
+def _incoming() -> dict:
+    """Builders of ops that only some checkouts have yet (looked up by name)."""
+    table: dict = {}
+    for name, build in (("ConvTranspose2dOp", b_conv_transpose), ("GroupNormOp", b_group_norm),
+                        ("ResizeOp", b_resize)):
+        if hasattr(N, name):
+            table[getattr(N, name)] = build
+    if hasattr(I, "CumprodOp"):
+        table[I.CumprodOp] = b_axis_numeric(I.CumprodOp)
+    try:
+        from hybridize.ir import sort as O
+    except ImportError:
+        return table
+    for cls in getattr(O, "SORT_OPS", ()):
+        if issubclass(cls, getattr(O, "ArgReduceOp", ())):
+            table[cls] = b_axis_numeric(cls, keepdim=lambda c: c.coin(0.3))
+        else:
+            table[cls] = b_axis_numeric(cls, descending=lambda c: c.coin())
+    return table
+
+
 def _builders() -> dict[type[Operation], Callable[[Graph], Operation | None]]:
     table: dict = {}
     for cls in E.ELEMENTWISE_OPS:
@@ -623,6 +697,7 @@ def _builders() -> dict[type[Operation], Callable[[Graph], Operation | None]]:
         N.AdaptiveAvgPool2dOp: b_adaptive, N.BatchNormOp: b_batch_norm, N.LayerNormOp: b_layer_norm,
         N.AttentionOp: b_attention,
     })
+    table.update(_incoming())
     return table
 
 
