@@ -339,6 +339,98 @@ def _conv2d(op: Operation, a: list[str], out: Target) -> list[str]:
     return lines
 
 
+def _conv_transpose2d(op: Operation, a: list[str], out: Target) -> list[str]:
+    """One matmul gives every input pixel's kernel contribution
+    [N, G, O/G * KH * KW, H * W]; each tap (u, v) is then added into the
+    strided rows and columns it lands on of an uncropped output, which is
+    cropped by the padding."""
+    n_in, og, kh, kw = shape_of(op.weight)
+    h, w = shape_of(op.input)[2:]
+    oh, ow = shape_of(op.result)[2:]
+    (sh, sw), (ph, pw), (dh, dw) = op.strides, op.paddings, op.dilations
+    g = op.group_count
+    cg, o = n_in // g, og * g
+    full = ((h - 1) * sh + dh * (kh - 1) + 1 + op.output_paddings[0], (w - 1) * sw + dw * (kw - 1) + 1 + op.output_paddings[1])
+    t, f = f"{out.name}_t", f"{out.name}_f"
+    lines = [
+        f"{t} = np.matmul({a[1]}.reshape({g}, {cg}, {og * kh * kw}).transpose(0, 2, 1), "
+        f"{a[0]}.reshape(-1, {g}, {cg}, {h * w})).reshape(-1, {o}, {kh}, {kw}, {h}, {w})",
+        f"{f} = np.zeros(({t}.shape[0], {o}, {max(full[0], ph + oh)}, {max(full[1], pw + ow)}), {_dtype(op.result)})",
+        f"for u in range({kh}):",
+        f"    for v in range({kw}):",
+        f"        {f}[:, :, u * {dh}:u * {dh} + {(h - 1) * sh + 1}:{sh}, v * {dw}:v * {dw} + {(w - 1) * sw + 1}:{sw}] += {t}[:, :, u, v]",
+    ]
+    lines += copy_into(f"{f}[:, :, {ph}:{ph + oh}, {pw}:{pw + ow}]", out)
+    if len(a) == 3:
+        lines.append(f"np.add({out.name}, {a[2]}.reshape({o}, 1, 1), out={out.name})")
+    return lines
+
+
+def _group_norm(op: Operation, a: list[str], out: Target) -> list[str]:
+    shape = shape_of(op.input)
+    c, g = shape[1], op.group_count
+    xg, cen = f"{out.name}_g", f"{out.name}_c"
+    lines = [
+        f"{xg} = {a[0]}.reshape(-1, {g}, {c // g * int(np.prod(shape[2:], dtype=np.int64))})",
+        f"{cen} = {xg} - np.mean({xg}, axis=2, keepdims=True)",
+        *copy_into(
+            f"({cen} / np.sqrt(np.mean({cen} * {cen}, axis=2, keepdims=True) + {op.epsilon!r})).reshape({a[0]}.shape)", out
+        ),
+    ]
+    for param, ufn in zip(a[1:], ("np.multiply", "np.add")):
+        lines.append(f"{ufn}({out.name}, {param}.reshape({_channel_shape(op.weight, len(shape))}), out={out.name})")
+    return lines
+
+
+def _resize(op: Operation, a: list[str], out: Target) -> list[str]:
+    """Separable: the last dim's taps first, then the row taps; each a sum of
+    (tap values x weights) in tap order, as PyTorch's kernel adds them."""
+    spatial = len(shape_of(op.input)) - 2
+    x, lines = a[0], []
+    for d in reversed(range(spatial)):
+        idx, wts = op.taps(d)
+        axis = 2 + d
+        lead = ", ".join([":"] * axis)
+        bcast = ", None" * (spatial - 1 - d)
+        if op.mode_name.startswith("nearest"):
+            terms = [f"{x}[{lead}, {idx[:, 0].tolist()}]"]
+        else:
+            terms = [
+                f"{x}[{lead}, {idx[:, k].tolist()}] * np.array({wts[:, k].tolist()}, {_dtype(op.result)})[:{bcast}]"
+                for k in range(idx.shape[1])
+            ]
+        lines.append(f"{out.name}_r{d} = {' + '.join(terms)}")
+        x = f"{out.name}_r{d}"
+    return lines + copy_into(x, out)
+
+
+def _sort_order(op: Operation, x: str) -> str:
+    """Stable positions in PyTorch's order (NaN largest; -0.0 equals 0.0)."""
+    axis = op.dim
+    if not op.is_descending:
+        return f'np.argsort({x}, axis={axis}, kind="stable")'
+    if numpy_dtype(op.input).kind == "f":  # NaN first, then by -x (lexsort: last key is primary, stable)
+        return f"np.lexsort((-{x}, ~np.isnan({x})), axis={axis})"
+    return f'np.argsort(~{x}, axis={axis}, kind="stable")'  # ~x = -x - 1: descending, no overflow
+
+
+def _sort(op: Operation, a: list[str], out: Target) -> list[str]:
+    return copy_into(f"np.take_along_axis({a[0]}, {_sort_order(op, a[0])}, axis={op.dim})", out)
+
+
+def _argsort(op: Operation, a: list[str], out: Target) -> list[str]:
+    return copy_into(f"{_sort_order(op, a[0])}.astype(np.int64)", out)
+
+
+def _arg_reduce(fn: str) -> Rule:
+    # NumPy's argmax/argmin give the first extreme, and the first NaN when there is one, as PyTorch does
+    def rule(op: Operation, a: list[str], out: Target) -> list[str]:
+        keep = ", keepdims=True" if op.keeps_dims else ""
+        return copy_into(f"{fn}({a[0]}, axis={op.dim}{keep}).astype(np.int64)", out)
+
+    return rule
+
+
 def _pool_windows(op: Operation, x: str, out: Target, fill: str) -> list[str]:
     """`out_w`: the [N, C, OH, OW, KH, KW] windows of the padded input (the
     result type sets OH, OW; extra ceil-mode rows pad on the far side)."""
@@ -547,6 +639,13 @@ RULES: dict[str, Rule] = {
     "hy.iota": _iota,
     # --- nn ops: convolution, pooling, normalization, reductions, attention ---
     "hy.conv2d": _conv2d,
+    "hy.conv_transpose2d": _conv_transpose2d,
+    "hy.group_norm": _group_norm,
+    "hy.resize": _resize,
+    "hy.sort": _sort,
+    "hy.argsort": _argsort,
+    "hy.argmax": _arg_reduce("np.argmax"),
+    "hy.argmin": _arg_reduce("np.argmin"),
     "hy.max_pool2d": _max_pool2d,
     "hy.avg_pool2d": _avg_pool2d,
     "hy.adaptive_avg_pool2d": _adaptive_avg_pool2d,

@@ -1,7 +1,7 @@
 """The `hy` dialect: every op and attribute of hybridize's shared IR.
 
 Adding an op: one class in the family module (elementwise, linalg, shape,
-indexing, reduce, nn, structure) listed in that module's `*_OPS`, its NumPy
+indexing, reduce, nn, sort, structure) listed in that module's `*_OPS`, its NumPy
 rule in `backends/numpy.py`, its C rule in `backends/c/`, and a round-trip
 test under `tests/filecheck/ir/`.
 """
@@ -21,6 +21,7 @@ from hybridize.ir.linalg import LINALG_OPS
 from hybridize.ir.nn import NN_OPS
 from hybridize.ir.reduce import REDUCE_OPS
 from hybridize.ir.shape import SHAPE_OPS
+from hybridize.ir.sort import SORT_OPS
 from hybridize.ir.structure import ConstantOp, FusedOp, YieldOp
 
 
@@ -45,6 +46,7 @@ Hy = Dialect(
         *INDEXING_OPS,
         *REDUCE_OPS,
         *NN_OPS,
+        *SORT_OPS,
     ],
     [BufferAttr, ArenaAttr],
     [HyConstantMaterialization()],

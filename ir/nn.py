@@ -1,4 +1,5 @@
-"""Neural-network ops: convolution, pooling, normalization, softmax, attention.
+"""Neural-network ops: convolution (direct and transposed), pooling,
+normalization (batch, layer, group), resize, softmax, attention.
 
 NCHW layout throughout; window sizes, strides and paddings are `[h, w]` pairs.
 
@@ -11,7 +12,7 @@ NCHW layout throughout; window sizes, strides and paddings are `[h, w]` pairs.
 Window semantics shared by the pooling ops, per spatial dim of size H, for
 output index o: `start = o*s - p`, `end = start + k`; the data window is
 `[max(start, 0), min(end, H))`. The output size is the result type, anywhere
-between the floor and the ceil formula (frontends pick their framework's
+between the floor and the ceil formula, and at least 1 (frontends pick their framework's
 rounding). A window of padding only (a padding of at least the kernel size,
 or ceil rounding with a stride larger than the kernel) gives -inf for max and
 0 for avg.
@@ -30,6 +31,7 @@ from xdsl.dialects.builtin import (
     FloatAttr,
     IntegerAttr,
     IntegerType,
+    StringAttr,
     TensorType,
     UnitAttr,
     f64,
@@ -243,6 +245,141 @@ class Conv2dOp(HyOp):
         check_result_shape(self, (x[0], w[0], *out))
 
 
+def conv_transpose_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int, output_pad: int) -> int:
+    """OH = (H - 1)*sh - 2*ph + dh*(KH - 1) + oph + 1."""
+    if size == DYNAMIC:
+        return DYNAMIC
+    return (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_pad + 1
+
+
+@irdl_op_definition
+class ConvTranspose2dOp(HyOp):
+    """2-D transposed convolution (PyTorch's conv_transpose2d), the gradient
+    of conv2d with respect to its input: each input pixel scatters its
+    weighted kernel into the output,
+
+        y[n, g*O/G + o, ih*sh - ph + u*dh, iw*sw - pw + v*dw] +=
+            x[n, g*C/G + c, ih, iw] * w[g*C/G + c, o, u, v]
+
+    plus b[o]; the weight is [C, O/groups, KH, KW] and the output
+    `OH = (H - 1)*sh - 2*ph + dh*(KH - 1) + oph + 1` (`output_padding`
+    [oph, opw] adds rows and columns at the far end, each below the stride
+    or the dilation). Optional fields print only when they differ from
+    their defaults.
+
+        %y = hy.conv_transpose2d %x, %w stride [2, 2] padding [1, 1] output_padding [1, 1] : (tensor<1x8x4x4xf32>, tensor<8x3x3x3xf32>) -> tensor<1x3x8x8xf32>
+    """
+
+    name = "hy.conv_transpose2d"
+
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+    stride = prop_def(DenseArrayBase[I64])
+    padding = prop_def(DenseArrayBase[I64])
+    output_padding = prop_def(DenseArrayBase[I64], default_value=int_array([0, 0]))
+    dilation = prop_def(DenseArrayBase[I64], default_value=int_array([1, 1]))
+    groups = prop_def(IntegerAttr[I64], default_value=IntegerAttr(1, 64))
+
+    traits = traits_def(Pure(), Canonical())
+    assembly_format = (
+        "$input `,` $weight (`,` $bias^)? `stride` $stride `padding` $padding "
+        "(`output_padding` $output_padding^)? (`dilation` $dilation^)? (`groups` $groups^)? "
+        "attr-dict `:` functional-type(operands, results)"
+    )
+
+    def __init__(
+        self,
+        input: SSAValue,
+        weight: SSAValue,
+        bias: SSAValue | None = None,
+        *,
+        stride: Sequence[int] = (1, 1),
+        padding: Sequence[int] = (0, 0),
+        output_padding: Sequence[int] = (0, 0),
+        dilation: Sequence[int] = (1, 1),
+        groups: int = 1,
+    ):
+        n, _, h, w = shape_of(input)
+        _, og, kh, kw = shape_of(weight)
+        shape = [
+            n,
+            og * groups,
+            conv_transpose_out_size(h, kh, stride[0], padding[0], dilation[0], output_padding[0]),
+            conv_transpose_out_size(w, kw, stride[1], padding[1], dilation[1], output_padding[1]),
+        ]
+        super().__init__(
+            operands=[input, weight, bias],
+            result_types=[TensorType(input.type.element_type, shape)],
+            properties={
+                "stride": int_array(stride),
+                "padding": int_array(padding),
+                "output_padding": int_array(output_padding),
+                "dilation": int_array(dilation),
+                "groups": IntegerAttr(groups, 64),
+            },
+        )
+
+    @property
+    def strides(self) -> tuple[int, int]:
+        return tuple(self.stride.get_values())
+
+    @property
+    def paddings(self) -> tuple[int, int]:
+        return tuple(self.padding.get_values())
+
+    @property
+    def output_paddings(self) -> tuple[int, int]:
+        return tuple(self.output_padding.get_values())
+
+    @property
+    def dilations(self) -> tuple[int, int]:
+        return tuple(self.dilation.get_values())
+
+    @property
+    def group_count(self) -> int:
+        return self.groups.value.data
+
+    def verify_(self) -> None:
+        x = float_tensor(self, self.input, "input")
+        w = float_tensor(self, self.weight, "weight")
+        check_rank(self, x, 4, "input", "[N, C, H, W]")
+        check_rank(self, w, 4, "weight", "[C, O/groups, KH, KW]")
+        check_pair(self, "stride", self.strides, 1)
+        check_pair(self, "padding", self.paddings, 0)
+        check_pair(self, "dilation", self.dilations, 1)
+        check_pair(self, "output_padding", self.output_paddings, 0)
+        for d in (0, 1):
+            if self.output_paddings[d] >= max(self.strides[d], self.dilations[d]):
+                raise op_error(
+                    self,
+                    f"output_padding {list(self.output_paddings)} must be smaller than the stride "
+                    f"{list(self.strides)} or the dilation {list(self.dilations)}",
+                )
+        g = self.group_count
+        if g < 1:
+            raise op_error(self, f"groups must be >= 1, got {g}")
+        if w[0] % g:
+            raise op_error(self, f"weight {format_shape(w)}: its {w[0]} input channels are not divisible by groups {g}")
+        if not shapes_match([w[0]], [x[1]]):
+            raise op_error(self, f"weight {format_shape(w)} expects {w[0]} input channels, got {x[1]}")
+        values = [self.input, self.weight, self.result]
+        if self.bias is not None:
+            b = tensor_shape(self, self.bias, "bias")
+            values.append(self.bias)
+            if not shapes_match([w[1] * g], b):
+                raise op_error(self, f"bias must have shape {w[1] * g}, got {format_shape(b)}")
+        same_element_type(self, *values)
+        out = [
+            conv_transpose_out_size(x[2 + d], w[2 + d], self.strides[d], self.paddings[d], self.dilations[d], self.output_paddings[d])
+            for d in (0, 1)
+        ]
+        if any(o != DYNAMIC and o < 1 for o in out):
+            raise op_error(self, f"the padding {list(self.paddings)} leaves no output for input {format_shape(x[2:])}")
+        check_result_shape(self, (x[0], w[1] * g, *out))
+
+
 # --- pooling ---
 
 
@@ -310,8 +447,10 @@ class Pool2dOp(HyOp, abc.ABC):
             size, k, s, p = x[2 + d], self.kernels[d], self.strides[d], self.paddings[d]
             if size == DYNAMIC:
                 continue
-            lo, hi = window_count(size, k, s, p), window_count(size, k, s, p, ceil=True)
-            if lo < 1:
+            # ceil rounding gives a window to a kernel larger than the padded
+            # input (PyTorch's AvgPool2d(7, ceil_mode=True) on 5x5: one window)
+            lo, hi = max(window_count(size, k, s, p), 1), window_count(size, k, s, p, ceil=True)
+            if hi < 1:
                 raise op_error(self, f"kernel {list(self.kernels)} does not fit the padded input {format_shape(x[2:])}")
             if not lo <= y[2 + d] <= hi:
                 span = f"{lo}" if lo == hi else f"between {lo} and {hi}"
@@ -513,6 +652,239 @@ class LayerNormOp(HyOp):
             raise op_error(self, f"eps must be >= 0, got {self.epsilon}")
 
 
+@irdl_op_definition
+class GroupNormOp(HyOp):
+    """Group norm (PyTorch's group_norm; instance norm is `groups` = C):
+    the channels of x [N, C, ...] split into `groups` groups, each
+    normalized over its channels and spatial positions,
+    `y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c]` (biased
+    variance), weight and bias of shape [C] (optional; a bias needs a weight).
+
+        %y = hy.group_norm %x weight %g bias %b groups 2 eps 1.000000e-05 : tensor<1x4x5x6xf32>, tensor<4xf32>, tensor<4xf32>
+    """
+
+    name = "hy.group_norm"
+
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    weight = opt_operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    result = result_def(T)
+    groups = prop_def(IntegerAttr[I64])
+    eps = prop_def(FloatAttr[Float64Type])
+
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(Pure(), Canonical())
+    assembly_format = (
+        "$input (`weight` $weight^)? (`bias` $bias^)? `groups` $groups `eps` $eps "
+        "attr-dict `:` type($input) (`,` type($weight)^)? (`,` type($bias)^)?"
+    )
+
+    def __init__(
+        self,
+        input: SSAValue,
+        weight: SSAValue | None = None,
+        bias: SSAValue | None = None,
+        *,
+        groups: int,
+        eps: float = 1e-5,
+    ):
+        super().__init__(
+            operands=[input, weight, bias],
+            result_types=[input.type],
+            properties={"groups": IntegerAttr(groups, 64), "eps": float_attr(eps)},
+        )
+
+    @property
+    def group_count(self) -> int:
+        return self.groups.value.data
+
+    @property
+    def epsilon(self) -> float:
+        return self.eps.value.data
+
+    def verify_(self) -> None:
+        x = float_tensor(self, self.input, "input")
+        if len(x) < 2:
+            raise op_error(self, f"input must be [N, C, ...], got {format_shape(x)}")
+        g = self.group_count
+        if g < 1:
+            raise op_error(self, f"groups must be >= 1, got {g}")
+        if x[1] == DYNAMIC or x[1] % g:
+            raise op_error(self, f"channels {x[1]} are not divisible by groups {g}")
+        if self.bias is not None and self.weight is None:
+            raise op_error(self, "a bias needs a weight (pass a weight of ones)")
+        for param in (self.weight, self.bias):
+            if param is None:
+                continue
+            p = tensor_shape(self, param, "weight and bias")
+            if not shapes_match([x[1]], p):
+                raise op_error(self, f"weight and bias must have shape [{x[1]}] (the channels), got {format_shape(p)}")
+            same_element_type(self, self.input, param)
+        if self.epsilon < 0:
+            raise op_error(self, f"eps must be >= 0, got {self.epsilon}")
+
+
+# --- resize ---
+
+RESIZE_MODES = ("nearest", "nearest-exact", "linear", "cubic")
+CUBIC_A = -0.75
+"""PyTorch's bicubic convolution coefficient (Keys' kernel with a = -0.75)."""
+
+
+def resize_taps(mode: str, size: int, out: int, align_corners: bool, scale: float | None, dtype=None):
+    """The source indices [out, taps] (int64) and weights [out, taps] of one
+    resized dim: output i reads `sum_t w[i, t] * x[idx[i, t]]`. The
+    arithmetic is PyTorch's CPU kernel's (UpSample.h), in float32 (linear
+    and cubic: in `dtype`, float64 for double tensors):
+
+    - scale: `1 / scale_factor` when the frontend passed one (> 0), else
+      `H / OH`; with align_corners `(H - 1) / (OH - 1)` (0 when OH = 1);
+    - nearest: `min(floor(i * scale), H - 1)` (i itself when OH = H, i / 2
+      when OH = 2H); nearest-exact: `min(floor((i + 0.5) * scale), H - 1)`;
+    - linear: the source `scale * (i + 0.5) - 0.5` clamped at 0 (`scale * i`
+      with align_corners), taps floor and floor + 1 (clamped to H - 1),
+      weights 1 - t and t;
+    - cubic: the same source unclamped, taps floor - 1 ... floor + 2 clamped
+      to [0, H - 1], Keys' weights of t (a = -0.75).
+    """
+    import numpy as np
+
+    f = np.float32
+    i = np.arange(out)
+    if mode in ("nearest", "nearest-exact"):
+        s = f(1.0 / scale) if scale else f(f(size) / f(out))
+        if mode == "nearest-exact":
+            src = np.floor(((i + 0.5) * np.float64(s)).astype(f))
+        elif out == size:
+            src = i
+        elif out == 2 * size:
+            src = i // 2
+        else:
+            src = np.floor(i.astype(f) * s)
+        return np.minimum(src.astype(np.int64), size - 1).reshape(out, 1), np.ones((out, 1), f)
+    f = np.dtype(dtype or np.float32).type
+    if align_corners:
+        s = f(f(size - 1) / f(out - 1)) if out > 1 else f(0)
+        real = i.astype(f) * s
+    else:
+        s = f(1.0 / scale) if scale else f(f(size) / f(out))
+        real = s * (i.astype(f) + f(0.5)) - f(0.5)
+    if mode == "linear":
+        if out == size:
+            return np.stack([i, i], 1).astype(np.int64), np.stack([np.ones(out, f), np.zeros(out, f)], 1)
+        real = np.maximum(real, f(0))
+        base = np.minimum(np.floor(real).astype(np.int64), size - 1)
+        t = np.clip(real - base.astype(f), f(0), f(1)).astype(f)
+        nxt = np.where(base < size - 1, base + 1, base)
+        return np.stack([base, nxt], 1), np.stack([f(1) - t, t], 1)
+    base = np.minimum(np.floor(real).astype(np.int64), size - 1)
+    t = np.clip(real - base.astype(f), f(0), f(1)).astype(f)
+    a = f(CUBIC_A)
+
+    def near(x):  # |x| <= 1
+        return ((a + f(2)) * x - (a + f(3))) * x * x + f(1)
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - f(5) * a) * x + f(8) * a) * x - f(4) * a
+
+    t2 = f(1) - t
+    weights = np.stack([far(t + f(1)), near(t), near(t2), far(t2 + f(1))], 1).astype(f)
+    idx = np.clip(base[:, None] + np.arange(-1, 3)[None, :], 0, size - 1)
+    return idx.astype(np.int64), weights
+
+
+@irdl_op_definition
+class ResizeOp(HyOp):
+    """Interpolated resize of the spatial dims of [N, C, W] or [N, C, H, W]
+    (PyTorch's upsample_* / F.interpolate): the output size is the result
+    type; `mode` is "nearest", "nearest-exact", "linear" (bilinear in 2-D)
+    or "cubic" (bicubic); `align_corners` maps corner pixels onto corner
+    pixels; `scale` holds the frontend's scale factors per spatial dim
+    (PyTorch reads sources at 1/scale, not H/OH). Each output is
+    separable: rows first, then columns; `resize_taps` is the exact rule.
+
+        %y = hy.resize %x mode "linear" align_corners : tensor<1x3x4x4xf32> -> tensor<1x3x8x8xf32>
+        %z = hy.resize %x mode "nearest" scale [2.0, 2.0] : tensor<1x3x4x4xf32> -> tensor<1x3x8x8xf32>
+    """
+
+    name = "hy.resize"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    mode = prop_def(StringAttr)
+    align_corners = opt_prop_def(UnitAttr)
+    scale = opt_prop_def(DenseArrayBase[Float64Type])
+
+    traits = traits_def(Pure(), Canonical())
+    assembly_format = (
+        "$input `mode` $mode (`align_corners` $align_corners^)? (`scale` $scale^)? "
+        "attr-dict `:` type($input) `->` type($result)"
+    )
+
+    def __init__(
+        self,
+        input: SSAValue,
+        out_size: Sequence[int],
+        mode: str,
+        *,
+        align_corners: bool = False,
+        scale: Sequence[float] | None = None,
+    ):
+        props: dict = {"mode": StringAttr(mode)}
+        if align_corners:
+            props["align_corners"] = UnitAttr()
+        if scale is not None:
+            props["scale"] = DenseArrayBase.from_list(f64, [float(v) for v in scale])
+        shape = [*shape_of(input)[:2], *out_size]
+        super().__init__(
+            operands=[input], result_types=[TensorType(input.type.element_type, shape)], properties=props
+        )
+
+    @property
+    def mode_name(self) -> str:
+        return self.mode.data
+
+    @property
+    def corners(self) -> bool:
+        return self.align_corners is not None
+
+    @property
+    def scales(self) -> tuple[float | None, ...]:
+        """The scale factor of each spatial dim (None: the sizes' ratio)."""
+        spatial = len(shape_of(self.input)) - 2
+        if self.scale is None:
+            return (None,) * spatial
+        return tuple(v if v > 0 else None for v in self.scale.get_values())
+
+    def taps(self, d: int):
+        """`resize_taps` of spatial dim d, weights in the element type."""
+        from hybridize.ir.types import numpy_dtype
+
+        x, y = shape_of(self.input), shape_of(self.result)
+        return resize_taps(self.mode_name, x[2 + d], y[2 + d], self.corners, self.scales[d], numpy_dtype(self.input))
+
+    def verify_(self) -> None:
+        x = float_tensor(self, self.input, "input")
+        if len(x) not in (3, 4):
+            raise op_error(self, f"input must be [N, C, W] or [N, C, H, W], got {format_shape(x)}")
+        same_element_type(self, self.input, self.result)
+        if self.mode_name not in RESIZE_MODES:
+            raise op_error(self, f"mode must be one of {', '.join(RESIZE_MODES)}, got \"{self.mode_name}\"")
+        if self.corners and self.mode_name not in ("linear", "cubic"):
+            raise op_error(self, f"align_corners applies to linear and cubic modes, not {self.mode_name}")
+        y = shape_of(self.result)
+        if len(y) != len(x):
+            raise op_error(self, f"result must have the input's rank {len(x)}, got {format_shape(y)}")
+        check_result_shape(self, (x[0], x[1], *y[2:]))
+        if any(d == DYNAMIC or d < 1 for d in (*x[2:], *y[2:])):
+            raise op_error(self, f"spatial sizes must be static and >= 1, got {format_shape(x)} -> {format_shape(y)}")
+        if self.scale is not None:
+            values = self.scale.get_values()
+            if len(values) != len(x) - 2 or any(not v >= 0 for v in values):
+                raise op_error(self, f"scale must hold {len(x) - 2} factors >= 0 (0: none), got {list(values)}")
+
+
 # --- softmax ---
 
 
@@ -648,6 +1020,9 @@ class AttentionOp(HyOp):
 
 NN_OPS = [
     Conv2dOp,
+    ConvTranspose2dOp,
+    GroupNormOp,
+    ResizeOp,
     MaxPool2dOp,
     AvgPool2dOp,
     AdaptiveAvgPool2dOp,

@@ -16,7 +16,7 @@ The package, by concern:
 
 - `lowering.py`: the `Lowering` state, the `CONVERTERS` table, argument
   binding and refusals, `lower_exported_program` (the fx-graph walker);
-- `elementwise.py`, `linalg.py`, `shape.py`, `nn.py`: converter families, each
+- `elementwise.py`, `linalg.py`, `shape.py`, `nn.py`, `sort.py`: converter families, each
   filling `CONVERTERS` with the ATen ops it maps;
 - `export.py`: `trace` (torch.export in eval mode), `.pt2` archives.
 """
@@ -24,7 +24,7 @@ The package, by concern:
 from __future__ import annotations
 
 # The families register their converters on import.
-from hybridize.frontends.torch import elementwise, linalg, nn, shape  # noqa: F401
+from hybridize.frontends.torch import elementwise, linalg, nn, shape, sort  # noqa: F401
 from hybridize.frontends.torch.export import (
     TRAINING_SENSITIVE,
     ExportError,

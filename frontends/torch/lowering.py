@@ -14,7 +14,9 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
+from xdsl.utils.exceptions import VerifyException
 
+from hybridize.errors import FrontendError
 from hybridize.ir.elementwise import CastOp
 from hybridize.ir.module import name_hint
 from hybridize.ir.structure import ConstantOp
@@ -31,8 +33,16 @@ class Lowering:
     def __init__(self, builder: Builder):
         self.builder = builder
         self.values: dict[str, Any] = {}
+        self.node = None  # the fx node being lowered: verifier errors name its source line
 
     def emit(self, op: Operation) -> SSAValue:
+        """Insert `op` after checking it: an op its own verifier rejects is an
+        error naming the op, the ATen op and the user's source line."""
+        try:
+            op.verify()
+        except VerifyException as e:
+            where = f"{self.node.target} at {source_line(self.node)}" if self.node is not None else "the graph"
+            raise FrontendError(f"{e} (lowering {where})") from None
         self.builder.insert(op)
         return op.results[0]
 
@@ -226,6 +236,7 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
                 )
             args = [value_of(a) for a in node.args]
             kwargs = {k: value_of(v) for k, v in node.kwargs.items()}
+            lo.node = node
             lo.values[node.name] = conv(lo, node, args, kwargs)
         elif node.op == "output":
             outs = node.args[0]

@@ -1,4 +1,5 @@
-"""Converters for nn ops: convolution, pooling, normalization, reductions, attention."""
+"""Converters for nn ops: convolution (1-D, 2-D, transposed), pooling,
+normalization (batch, layer, group, instance), resize, reductions, attention."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ from hybridize.ir.nn import (
     AvgPool2dOp,
     BatchNormOp,
     Conv2dOp,
+    ConvTranspose2dOp,
+    GroupNormOp,
     LayerNormOp,
     LogSoftmaxOp,
     MaxPool2dOp,
+    ResizeOp,
     SoftmaxOp,
 )
 from hybridize.ir.reduce import ReduceAnyOp, ReduceMaxOp, ReduceMeanOp, ReduceMinOp, ReduceSumOp
@@ -65,22 +69,71 @@ def _spatial(lo: Lowering, node, x: SSAValue, build) -> SSAValue:
     return build(x)
 
 
-def _conv2d(lo: Lowering, node, args, kwargs):
+def _same_padding(node, kernel: Sequence[int], dilation: Sequence[int], mode: str) -> list[int]:
+    """padding="valid" or "same" as [top, left, bottom, right] (torch puts
+    the odd element of a "same" padding at the far end)."""
+    if mode == "valid":
+        return [0] * (2 * len(kernel))
+    if mode != "same":
+        raise refuse(node, f"padding='{mode}' is not supported (expected 'same', 'valid' or sizes)")
+    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return [t // 2 for t in total] + [t - t // 2 for t in total]
+
+
+def _conv(lo: Lowering, node, args, kwargs):
+    """conv1d/conv2d and aten.convolution (transposed too). A 1-D
+    convolution is the 2-D one over a height of 1 (the C kernel runs it as
+    one row per output channel block), its weight reshaped [O, C, 1, K]."""
     p = bind(node, args, kwargs)
-    if p.get("transposed"):
-        raise refuse(node, "transposed convolution is not supported")
     x, w = p["input"], p["weight"]
-    if len(shape_of(w)) != 4:
-        raise refuse(node, f"only 2-D convolution is supported, got a weight of rank {len(shape_of(w))}")
+    rank = len(shape_of(w))
+    if rank not in (3, 4):
+        raise refuse(node, f"only 1-D and 2-D convolutions are supported, got a weight of rank {rank}")
+    spatial = rank - 2
+    one = (1,) * spatial
+    stride = _pair(p["stride"], one)[-spatial:] if spatial == 1 else _pair(p["stride"], one)
+    dilation = _pair(p["dilation"], one)[-spatial:] if spatial == 1 else _pair(p["dilation"], one)
+    kernel = shape_of(w)[2:]
     if isinstance(p["padding"], str):
-        raise refuse(node, f"padding='{p['padding']}' is not supported; pass explicit sizes")
-    conv = {
-        "stride": _pair(p["stride"], (1, 1)),
-        "padding": _pair(p["padding"], (0, 0)),
-        "dilation": _pair(p["dilation"], (1, 1)),
-        "groups": int(p["groups"]),
-    }
-    return _spatial(lo, node, x, lambda x4: lo.emit(Conv2dOp(x4, w, p["bias"], **conv)))
+        padding = _same_padding(node, kernel, dilation, p["padding"])
+    else:
+        padding = _pair(p["padding"], (0,) * spatial)[-spatial:] if spatial == 1 else _pair(p["padding"], (0, 0))
+    groups = int(p["groups"])
+    transposed = bool(p.get("transposed")) or "conv_transpose" in str(node.target)
+    if spatial == 1:  # [N, C, L] as [N, C, 1, L]
+        w = lo.emit(ReshapeOp(w, (*shape_of(w)[:2], 1, shape_of(w)[2])))
+        stride, dilation = [1, *stride], [1, *dilation]
+        padding = [0, padding[0], 0, padding[1]] if len(padding) == 2 and isinstance(p["padding"], str) else [0, *padding]
+    if transposed:
+        if isinstance(p["padding"], str):
+            raise refuse(node, "a transposed convolution takes explicit padding sizes")
+        out_pad = _pair(p.get("output_padding"), (0,) * spatial)
+        out_pad = [0, out_pad[-1]] if spatial == 1 else out_pad
+        build = lambda x4: lo.emit(  # noqa: E731
+            ConvTranspose2dOp(
+                x4, w, p["bias"], stride=stride, padding=padding, output_padding=out_pad, dilation=dilation, groups=groups
+            )
+        )
+    else:
+        if len(padding) == 4 and padding[:2] == padding[2:]:
+            padding = padding[:2]
+        build = lambda x4: lo.emit(  # noqa: E731
+            Conv2dOp(x4, w, p["bias"], stride=stride, padding=padding, dilation=dilation, groups=groups)
+        )
+    if spatial == 1:
+        return _spatial1d(lo, node, x, build)
+    return _spatial(lo, node, x, build)
+
+
+def _spatial1d(lo: Lowering, node, x: SSAValue, build) -> SSAValue:
+    """Run the 2-D `build` on [N, C, L] (or unbatched [C, L]) as [N, C, 1, L]."""
+    shape = shape_of(x)
+    if len(shape) not in (2, 3):
+        raise refuse(node, f"expects a 2-D or 3-D input, got rank {len(shape)}")
+    x4 = lo.emit(ReshapeOp(x, (*((1,) if len(shape) == 2 else ()), *shape[:-1], 1, shape[-1])))
+    y = build(x4)
+    ys = shape_of(y)
+    return lo.emit(ReshapeOp(y, (*ys[:2], ys[3]) if len(shape) == 3 else (ys[1], ys[3])))
 
 
 def _pool_args(node, p: dict) -> tuple[list[int], list[int], list[int]]:
@@ -146,6 +199,91 @@ def _native_layer_norm(lo: Lowering, node, args, kwargs):
     return y, Unavailable(node, "mean"), Unavailable(node, "inverse std")
 
 
+def _group_norm(lo: Lowering, node, args, kwargs):
+    p = bind(node, args, kwargs)
+    x, weight, bias = p["input"], p["weight"], p["bias"]
+    if "native" in str(node.target):
+        groups = int(p["group"])
+    else:
+        groups = int(p["num_groups"])
+    if bias is not None and weight is None:
+        weight = lo.constant(np.ones(shape_of(x)[1], numpy_dtype(x)))
+    y = lo.emit(GroupNormOp(x, weight, bias, groups=groups, eps=float(p["eps"])))
+    if "native" in str(node.target):
+        return y, Unavailable(node, "mean"), Unavailable(node, "inverse std")
+    return y
+
+
+def _instance_norm(lo: Lowering, node, args, kwargs):
+    """Each (sample, channel) plane normalized over itself: group norm with
+    one group per channel; with running statistics (use_input_stats=False),
+    an inference batch norm."""
+    p = bind(node, args, kwargs)
+    x, weight, bias = p["input"], p["weight"], p["bias"]
+    if not p["use_input_stats"]:
+        if p["running_mean"] is None or p["running_var"] is None:
+            raise refuse(node, "instance norm without input statistics needs running statistics")
+        return lo.emit(BatchNormOp(x, p["running_mean"], p["running_var"], weight, bias, eps=float(p["eps"])))
+    if bias is not None and weight is None:
+        weight = lo.constant(np.ones(shape_of(x)[1], numpy_dtype(x)))
+    return lo.emit(GroupNormOp(x, weight, bias, groups=shape_of(x)[1], eps=float(p["eps"])))
+
+
+def _batch_norm_no_stats(lo: Lowering, node, args, kwargs):
+    """`_native_batch_norm_legit.no_stats`: batch statistics, which is what
+    instance norm decomposes to (a batch norm of [1, N*C, H, W]): over a
+    batch of one, each channel normalized over its plane is group norm."""
+    p = bind(node, args, kwargs)
+    x = p["input"]
+    shape = shape_of(x)
+    if len(shape) < 2 or shape[0] != 1:
+        raise refuse(node, "batch norm with batch statistics is supported for a batch of 1 only (instance norm)")
+    weight, bias = p["weight"], p["bias"]
+    if bias is not None and weight is None:
+        weight = lo.constant(np.ones(shape[1], numpy_dtype(x)))
+    y = lo.emit(GroupNormOp(x, weight, bias, groups=shape[1], eps=float(p["eps"])))
+    return y, Unavailable(node, "mean"), Unavailable(node, "inverse std")
+
+
+# --- resize: upsample_{nearest,bilinear,bicubic}{1d,2d} (.vec and .default) ---
+
+_RESIZE_MODES = {
+    "upsample_nearest": "nearest",
+    "_upsample_nearest_exact": "nearest-exact",
+    "upsample_linear": "linear",
+    "upsample_bilinear": "linear",
+    "upsample_bicubic": "cubic",
+}
+
+
+def _resize(lo: Lowering, node, args, kwargs):
+    """Output sizes come from torch's shapes; the scale factors, when the
+    model passed them, are kept: torch reads sources at 1/scale, not H/OH."""
+    p = bind(node, args, kwargs)
+    op_name = str(node.target).removeprefix("aten.").split(".")[0]
+    x = p["input"] if "input" in p else p["self"]
+    mode = _RESIZE_MODES[op_name.rstrip("123d")]
+    shape = shape_of(x)
+    spatial = 1 if op_name.endswith("1d") else 2
+    if len(shape) != spatial + 2:
+        raise refuse(node, f"expects a {spatial + 2}-D input, got rank {len(shape)}")
+    val = node.meta["val"]
+    out = [int(d) for d in val.shape[2:]]
+    if "scale_factors" in p:
+        scale = p["scale_factors"]
+    else:
+        scale = [p.get(k) for k in ("scales_h", "scales_w", "scales", "scale_h", "scale_w") if k in p]
+    scale = None if not scale or all(v is None for v in scale) else [float(v or 0.0) for v in scale]
+    align = bool(p.get("align_corners"))
+    return lo.emit(ResizeOp(x, out, mode, align_corners=align, scale=scale))
+
+
+def _antialiased(lo: Lowering, node, args, kwargs):
+    raise refuse(
+        node, "antialiased resize (F.interpolate(..., antialias=True)) is not supported; use antialias=False"
+    )
+
+
 def _same_dtype(node, x: SSAValue) -> None:
     """Refuse ops whose torch result changes the element type (no cast here)."""
     from hybridize.ir.types import numpy_dtype
@@ -189,6 +327,14 @@ def decompositions():
 
     table = torch.export.default_decompositions()
     del table[torch.ops.aten.scaled_dot_product_attention.default]
+    # resize stays one op (its decomposition is a dozen gathers and products per tap)
+    aten = torch.ops.aten
+    for packet in (aten.upsample_nearest1d, aten.upsample_nearest2d, aten._upsample_nearest_exact1d,
+                   aten._upsample_nearest_exact2d, aten.upsample_linear1d, aten.upsample_bilinear2d,
+                   aten.upsample_bicubic2d):  # fmt: skip
+        for overload in ("vec", "default"):
+            table.pop(getattr(packet, overload), None)
+    table.pop(aten.roll.default, None)  # two slices and a concat, not an iota, fmod and gather
     return table
 
 
@@ -205,8 +351,13 @@ def _attention(lo: Lowering, node, args, kwargs):
 
 CONVERTERS.update(
     {
-        "aten.conv2d.default": _conv2d,
-        "aten.convolution.default": _conv2d,
+        "aten.conv1d.default": _conv,
+        "aten.conv1d.padding": _conv,
+        "aten.conv2d.default": _conv,
+        "aten.conv2d.padding": _conv,
+        "aten.convolution.default": _conv,
+        "aten.conv_transpose1d.default": _conv,
+        "aten.conv_transpose2d.input": _conv,
         "aten.max_pool2d.default": _max_pool2d,
         "aten.max_pool2d_with_indices.default": _max_pool2d_with_indices,
         "aten.avg_pool2d.default": _avg_pool2d,
@@ -216,6 +367,27 @@ CONVERTERS.update(
         "aten._native_batch_norm_legit_no_training.default": _native_batch_norm,
         "aten.layer_norm.default": _layer_norm,
         "aten.native_layer_norm.default": _native_layer_norm,
+        "aten.group_norm.default": _group_norm,
+        "aten.native_group_norm.default": _group_norm,
+        "aten.instance_norm.default": _instance_norm,
+        "aten._native_batch_norm_legit.no_stats": _batch_norm_no_stats,
+        **{
+            f"aten.{name}.{overload}": _resize
+            for name in (
+                "upsample_nearest1d",
+                "upsample_nearest2d",
+                "_upsample_nearest_exact1d",
+                "_upsample_nearest_exact2d",
+                "upsample_linear1d",
+                "upsample_bilinear2d",
+                "upsample_bicubic2d",
+            )
+            for overload in ("vec", "default")
+        },
+        "aten._upsample_bilinear2d_aa.default": _antialiased,
+        "aten._upsample_bilinear2d_aa.vec": _antialiased,
+        "aten._upsample_bicubic2d_aa.default": _antialiased,
+        "aten._upsample_bicubic2d_aa.vec": _antialiased,
         "aten.softmax.int": _axis_op(SoftmaxOp),
         "aten._softmax.default": _axis_op(SoftmaxOp),
         "aten.log_softmax.int": _axis_op(LogSoftmaxOp),

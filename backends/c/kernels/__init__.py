@@ -13,12 +13,16 @@ from hybridize.backends.c.kernels.gemm import linear, matmul
 from hybridize.backends.c.kernels.nn import (
     adaptive_avg_pool2d,
     batch_norm,
+    conv_transpose2d,
+    group_norm,
     layer_norm,
     pool2d,
     reduction,
     softmax,
 )
+from hybridize.backends.c.kernels.resize import resize
 from hybridize.backends.c.kernels.shape import concat, cumsum, gather, iota, pad, reshape, strided_slice, take, transpose
+from hybridize.backends.c.kernels.sort import arg_reduce, sort
 from hybridize.backends.c.generate import Unit
 from hybridize.backends.c.loops import Tensor, elementwise, loop_nest
 from hybridize.backends.c.scalar import SCALAR, scalar_body
@@ -96,4 +100,11 @@ KERNELS: dict[str, Callable[[Operation, list[Tensor], Tensor], list[str]]] = {
     "hy.reduce_min": reduction,
     "hy.reduce_any": reduction,
     "hy.attention": library_attention,
+    "hy.conv_transpose2d": conv_transpose2d,
+    "hy.group_norm": group_norm,
+    "hy.resize": resize,
+    "hy.sort": sort,
+    "hy.argsort": sort,
+    "hy.argmax": arg_reduce,
+    "hy.argmin": arg_reduce,
 }

@@ -504,3 +504,83 @@ def attention(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
         "}",
     ]
     return lines + ["}"] * len(batch) + ["}"]
+
+
+def group_norm(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    """Per (sample, group): mean, then the biased variance of the centred
+    values (two passes, as layer_norm), then per channel the scale and shift."""
+    x = args[0]
+    c, g = int(x.shape[1]), op.group_count
+    inner = product(x.shape[2:])
+    width = (c // g) * inner
+    t = out.ctype
+    y = "(xr[k] - mu) * rs"
+    if len(args) > 1:
+        y = f"{y} * {args[1].ptr}[ch]"
+    if len(args) > 2:
+        y = f"{y} + {args[2].ptr}[ch]"
+    return [
+        f"for (long r = 0; r < {product(x.shape[:1]) * g}; ++r) {{",
+        f"const {t} *xg = {x.ptr} + r * {width};",
+        f"{t} *yg = {out.ptr} + r * {width};",
+        f"{t} s = 0, v = 0;",
+        "#pragma omp simd reduction(+:s)",
+        f"for (long k = 0; k < {width}; ++k) s += xg[k];",
+        f"const {t} mu = s / ({t})({width});",
+        "#pragma omp simd reduction(+:v)",
+        f"for (long k = 0; k < {width}; ++k) {{ const {t} d = xg[k] - mu; v += d * d; }}",
+        f"const {t} rs = 1 / sqrt(v / ({t})({width}) + {_literal(op.epsilon, t)});",
+        f"for (long cc = 0; cc < {c // g}; ++cc) {{",
+        f"const long ch = (r % {g}) * {c // g} + cc;",
+        "(void)ch;",
+        f"const {t} *xr = xg + cc * {inner};",
+        f"{t} *yr = yg + cc * {inner};",
+        "#pragma omp simd",
+        f"for (long k = 0; k < {inner}; ++k) yr[k] = {y};",
+        "}",
+        "}",
+    ]
+
+
+def conv_transpose2d(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    """Scatter form: the output starts as the bias (or 0); each input row
+    adds, for each kernel tap, its weighted pixels into the output row and
+    columns the tap lands on (ranges computed here, no bounds checks inside)."""
+    x, w = args[0], args[1]
+    _, c, h, wd = x.shape
+    h, wd, c = int(h), int(wd), int(c)
+    _, og, kh, kw = (int(d) for d in w.shape)
+    oh, ow = int(out.shape[2]), int(out.shape[3])
+    (sh, sw), (ph, pw), (dh, dw) = op.strides, op.paddings, op.dilations
+    g = op.group_count
+    cg, o = c // g, og * g
+    t = out.ctype
+    fill = f"{args[2].ptr}[oc]" if len(args) == 3 else "0"
+    lines = [
+        "{",
+        f"for (long b = 0; b < {x.shape[0]}; ++b) {{",
+        f"for (long oc = 0; oc < {o}; ++oc) {{",
+        f"{t} *yp = {out.ptr} + (b * {o} + oc) * {oh * ow};",
+        "#pragma omp simd",
+        f"for (long k = 0; k < {oh * ow}; ++k) yp[k] = {fill};",
+        "}",
+        f"for (long gc = 0; gc < {c}; ++gc) {{",
+        f"const long gr = gc / {cg};",
+        f"const {t} *xp = {x.ptr} + (b * {c} + gc) * {h * wd};",
+        f"for (long ih = 0; ih < {h}; ++ih) {{",
+        f"const {t} *xr = xp + ih * {wd};",
+        f"for (long u = 0; u < {kh}; ++u) {{",
+        f"const long i = ih * {sh} - {ph} + u * {dh};",
+        f"if (i < 0 || i >= {oh}) continue;",
+        f"for (long oo = 0; oo < {og}; ++oo) {{",
+        f"{t} *yr = {out.ptr} + ((b * {o} + gr * {og} + oo) * {oh} + i) * {ow};",
+        f"const {t} *wr = {w.ptr} + ((gc * {og} + oo) * {kh} + u) * {kw};",
+    ]
+    for v in range(kw):
+        lo, hi = tap_range(wd, ow, sw, v * dw - pw)
+        if lo < hi:
+            lines += [
+                "#pragma omp simd",
+                f"for (long iw = {lo}; iw < {hi}; ++iw) yr[{_affine('iw', sw, v * dw - pw)}] += xr[iw] * wr[{v}];",
+            ]
+    return lines + ["}", "}", "}", "}", "}", "}"]

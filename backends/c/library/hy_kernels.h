@@ -143,6 +143,13 @@ int hy_attention(const hy_attention_call *call, int threads);
 /* The tile this library was built with (backends/c/build.py checks it). */
 void hy_kernel_config(int *vector_bytes, int *mr, int *nr);
 
+/* Stable sort of each of the outer * inner lines of n elements of x (line
+ * (o, j) at x[o*n*inner + j], stride inner) in PyTorch's order (NaN largest);
+ * writes the sorted values and/or (either may be NULL) their positions.
+ * Returns HY_OK or HY_ERR_NOMEM. */
+enum hy_sort_kind { HY_SORT_F32 = 0, HY_SORT_F64 = 1, HY_SORT_I32 = 2, HY_SORT_I64 = 3 };
+int hy_sort(int kind, int descending, long outer, long n, long inner, const void *x, void *values, int64_t *indices);
+
 /* The single-thread FMA peak in GFLOP/s, measured over `iterations` (probe.c). */
 double hy_fma_peak_gflops(long iterations);
 
