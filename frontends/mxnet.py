@@ -596,6 +596,34 @@ def _convolution(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
     return lo.op("hy.conv2d", x, w, b, stride=stride, padding=pad, dilation=dilate, groups=groups)
 
 
+def _deconvolution(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
+    """Deconvolution (Gluon's Conv2DTranspose): `hy.conv_transpose2d`, the
+    weight [C, num_filter / num_group, KH, KW] as MXNet stores it; `adj` is
+    the output padding. No bias unless `no_bias` is false (MXNet's default)."""
+    a = Attrs(node)
+    _check_layout(node, a)
+    kernel = _pair(node, a.ints("kernel"), "kernel")
+    stride = _pair(node, a.ints("stride", "(1, 1)") or [1, 1], "stride")
+    pad = _pair(node, a.ints("pad", "(0, 0)") or [0, 0], "pad", 0)
+    adj = _pair(node, a.ints("adj", "(0, 0)") or [0, 0], "adj", 0)
+    dilate = _pair(node, a.ints("dilate", "(1, 1)") or [1, 1], "dilate")
+    if any(a.ints("target_shape", "()") or []):
+        raise _fail(node, "target_shape is not supported; give pad and adj instead")
+    groups = a.int("num_group", 1)
+    x, w = xs[0], xs[1]
+    b = None if a.bool("no_bias", True) or len(xs) < 3 else xs[2]
+    if _rank(x) != 4:
+        raise _fail(node, f"input {format_shape(shape_of(x))} is not 4-D NCHW")
+    ws = shape_of(w)
+    if len(ws) != 4 or list(ws[2:]) != kernel or ws[1] * groups != a.int("num_filter", ws[1] * groups):
+        raise _fail(node, f"weight {format_shape(ws)} does not match kernel {tuple(kernel)}")
+    if b is not None and _rank(b) != 1:
+        b = lo.reshape(b, [math.prod(shape_of(b))])
+    return lo.op(
+        "hy.conv_transpose2d", x, w, b, stride=stride, padding=pad, output_padding=adj, dilation=dilate, groups=groups
+    )
+
+
 def _pool_out(size: int, kernel: int, stride: int, pad: int, full: bool) -> int:
     # MXNet: valid = floor, full = ceil, with no "last window starts inside" correction
     span = size + 2 * pad - kernel
@@ -1268,6 +1296,7 @@ def _numpy_and_legacy() -> dict[str, Converter]:
             "_npx_batch_dot": _batch_dot,
             "_npi_matmul": _matmul,
             "Convolution": _convolution,
+            "Deconvolution": _deconvolution,
             "Pooling": _pooling,
             "BatchNorm": _batch_norm,
             "LayerNorm": _layer_norm,

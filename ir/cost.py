@@ -1,5 +1,5 @@
 """Arithmetic cost of a module: multiply-adds of its GEMM-like ops
-(linear, matmul, conv2d, attention), for benchmarks' GFLOP/s.
+(linear, matmul, conv2d, conv_transpose2d, attention), for benchmarks' GFLOP/s.
 
     >>> macs(module)          # the d2l MLP at batch 1
     164096
@@ -33,6 +33,9 @@ def op_macs(op: Operation, batch: int = 1) -> int:
     if op.name == "hy.conv2d":
         w = dims(op.operands[1])
         return _prod(dims(op.results[0])) * _prod(w[1:])
+    if op.name == "hy.conv_transpose2d":  # every input pixel times its kernel over O/groups channels
+        w = dims(op.operands[1])
+        return _prod(dims(op.operands[0])) * _prod(w[1:])
     if op.name == "hy.attention":
         q, k = dims(op.operands[0]), dims(op.operands[1])
         v = dims(op.operands[2])
