@@ -280,7 +280,8 @@ def _iota(op: Operation, a: list[str], out: Target) -> list[str]:
 def _cumsum(op: Operation, a: list[str], out: Target) -> list[str]:
     # Accumulate in float64 / int64 like PyTorch's CPU kernel, then round once.
     acc = "np.float64" if numpy_dtype(op.result).kind == "f" else "np.int64"
-    total = f"np.cumsum({a[0]}, axis={op.axis.value.data}, dtype={acc})"
+    fn = "np.cumprod" if op.name == "hy.cumprod" else "np.cumsum"
+    total = f"{fn}({a[0]}, axis={op.axis.value.data}, dtype={acc})"
     if out.into:
         return [f'np.copyto({out.name}, {total}, casting="unsafe")']
     return [f"{out.name} = {total}.astype({_np_type(op.result)})"]
@@ -636,6 +637,7 @@ RULES: dict[str, Rule] = {
     "hy.take": _take,
     "hy.gather": _gather,
     "hy.cumsum": _cumsum,
+    "hy.cumprod": _cumsum,
     "hy.iota": _iota,
     # --- nn ops: convolution, pooling, normalization, reductions, attention ---
     "hy.conv2d": _conv2d,

@@ -1,5 +1,5 @@
 """Indexing ops: `hy.take` (embedding, index_select), `hy.gather` (torch.gather)
-and the scan `hy.cumsum`.
+and the scans `hy.cumsum`, `hy.cumprod`.
 
     %e = hy.take %w, %ids axis 0 : (tensor<100x8xf32>, tensor<2x5xi64>) -> tensor<2x5x8xf32>
     %g = hy.gather %x, %idx axis 1 : (tensor<3x4xf32>, tensor<3x2xi64>) -> tensor<3x2xf32>
@@ -11,6 +11,8 @@ of bounds. Frontends wrap negative indices where their framework does.
 """
 
 from __future__ import annotations
+
+import abc
 
 from typing import ClassVar
 
@@ -124,15 +126,10 @@ class GatherOp(HyOp):
         check_result_shape(self, ix)
 
 
-@irdl_op_definition
-class CumsumOp(HyOp):
-    """Inclusive prefix sum along `axis` (floats accumulate in double, as
-    PyTorch does on CPU).
-
-        %s = hy.cumsum %x axis 1 : tensor<3x4xf32>
-    """
-
-    name = "hy.cumsum"
+class ScanOp(HyOp, abc.ABC):
+    """`%s = hy.<scan> %x axis a : tensor<...>`: an inclusive scan along
+    `axis`, same type in and out (floats accumulate in double, integers
+    wrap, as PyTorch's CPU kernels)."""
 
     T: ClassVar = VarConstraint("T", base(TensorType))
     input = operand_def(T)
@@ -152,6 +149,26 @@ class CumsumOp(HyOp):
         check_axis(self, self.axis.value.data, len(a))
         if self.input.type.element_type == i1:
             raise op_error(self, f"expects a numeric tensor, got {self.input.type}")
+
+
+@irdl_op_definition
+class CumsumOp(ScanOp):
+    """Inclusive prefix sum along `axis`.
+
+        %s = hy.cumsum %x axis 1 : tensor<3x4xf32>
+    """
+
+    name = "hy.cumsum"
+
+
+@irdl_op_definition
+class CumprodOp(ScanOp):
+    """Inclusive prefix product along `axis`.
+
+        %p = hy.cumprod %x axis 1 : tensor<3x4xf32>
+    """
+
+    name = "hy.cumprod"
 
 
 @irdl_op_definition
@@ -190,4 +207,4 @@ class IotaOp(HyOp):
             raise op_error(self, f"expects a numeric result, got {self.result.type}")
 
 
-INDEXING_OPS = [TakeOp, GatherOp, CumsumOp, IotaOp]
+INDEXING_OPS = [TakeOp, GatherOp, CumsumOp, CumprodOp, IotaOp]

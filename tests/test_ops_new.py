@@ -2,7 +2,7 @@
 1-D, "same"-padded and transposed convolutions, group and instance norm,
 resize (nearest, nearest-exact, bilinear, bicubic; align_corners; sizes and
 scale factors), sort/topk/argmax/argmin and max/min over a dim, roll and
-triu/tril; PyTorch's order for NaN and ties; the ceil-mode pooling window
+triu/tril, cumprod; PyTorch's order for NaN and ties; the ceil-mode pooling window
 larger than its input; verifier errors raised while lowering name the op and
 the user's source line."""
 
@@ -115,6 +115,8 @@ def test_ordering_ops_match_torch(torch, c_cache):
             torch.triu(x),
             torch.tril(x, -1),
             torch.triu(x, 2),
+            x.cumprod(2),
+            (x > 0).cumprod(1),
         )
 
     torch.manual_seed(0)

@@ -1,5 +1,6 @@
 """Converters for ordering and selection: sort, topk, argmax/argmin, max/min
-over a dim, and the triangle and roll ops built from existing ones.
+over a dim, the cumulative product, and the triangle and roll ops built from
+existing ones.
 
     torch.topk(x, k, dim)       -> hy.sort / hy.argsort, then hy.slice of k
     x.max(dim)                  -> hy.reduce_max and hy.argmax
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridize.frontends.torch.lowering import CONVERTERS, Lowering, bind, dim_index, refuse
+from hybridize.frontends.torch.lowering import CONVERTERS, Lowering, bind, dim_index, node_dtype, operand, refuse
 from hybridize.frontends.torch.shape import slice_along
 from hybridize.ir.elementwise import WhereOp
+from hybridize.ir.indexing import CumprodOp
 from hybridize.ir.reduce import ReduceMaxOp, ReduceMinOp
 from hybridize.ir.shape import ConcatOp, ReshapeOp
 from hybridize.ir.sort import ArgMaxOp, ArgMinOp, ArgsortOp, SortOp
-from hybridize.ir.types import numpy_dtype, shape_of
+from hybridize.ir.types import DYNAMIC, numpy_dtype, shape_of
 
 
 def _sort(lo: Lowering, node, args, kwargs):
@@ -53,6 +55,8 @@ def _arg_reduce(op_cls):
         x, dim, keep = p["self"], p["dim"], bool(p["keepdim"])
         shape = shape_of(x)
         if dim is None or not shape:  # over the flattened tensor
+            if DYNAMIC in shape:
+                raise refuse(node, "an arg-reduction over every dim of a dynamic-batch tensor is not supported; give dim")
             flat = lo.emit(ReshapeOp(x, (int(np.prod(shape, dtype=np.int64)),)))
             index = lo.emit(op_cls(flat, 0))
             return lo.emit(ReshapeOp(index, (1,) * len(shape))) if keep else index
@@ -82,6 +86,8 @@ def _roll(lo: Lowering, node, args, kwargs):
     x, shifts, dims = p["self"], list(p["shifts"]), list(p["dims"] or [])
     shape = shape_of(x)
     if not dims:
+        if DYNAMIC in shape:
+            raise refuse(node, "roll without dims over a dynamic-batch tensor is not supported; give dims")
         if len(shifts) != 1:
             raise refuse(node, "roll without dims takes one shift")
         flat = lo.emit(ReshapeOp(x, (int(np.prod(shape, dtype=np.int64)),)))
@@ -103,6 +109,11 @@ def _roll_axis(lo: Lowering, x, axis: int, shift: int):
     tail = slice_along(lo, x, axis, n - s, s)
     head = slice_along(lo, x, axis, 0, n - s)
     return lo.emit(ConcatOp([tail, head], axis))
+
+
+def _cumprod(lo: Lowering, node, args, kwargs):
+    x = operand(lo, args[0], node_dtype(node))  # int32 and bool multiply as int64
+    return lo.emit(CumprodOp(x, dim_index(args[1], len(shape_of(x)))))
 
 
 def _triangle(upper: bool):
@@ -134,6 +145,7 @@ CONVERTERS.update(
         "aten.max.dim": _extreme_dim(ReduceMaxOp, ArgMaxOp),
         "aten.min.dim": _extreme_dim(ReduceMinOp, ArgMinOp),
         "aten.roll.default": _roll,
+        "aten.cumprod.default": _cumprod,
         "aten.triu.default": _triangle(upper=True),
         "aten.tril.default": _triangle(upper=False),
     }

@@ -85,6 +85,7 @@ KERNELS: dict[str, Callable[[Operation, list[Tensor], Tensor], list[str]]] = {
     "hy.take": take,
     "hy.gather": gather,
     "hy.cumsum": cumsum,
+    "hy.cumprod": cumsum,
     "hy.iota": iota,
     # --- nn ops: convolution, pooling, normalization, reductions, attention ---
     "hy.max_pool2d": pool2d,

@@ -1,5 +1,5 @@
 """Shape and indexing kernels: transpose, reshape, concat, slice, pad,
-take, gather, iota, cumsum."""
+take, gather, iota, cumsum and cumprod."""
 
 from __future__ import annotations
 
@@ -168,12 +168,13 @@ def cumsum(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     outer, n, inner = product(x.shape[:axis]), x.shape[axis], product(x.shape[axis + 1 :])
     acc = "double" if out.ctype in ("float", "double") else "uint64_t"
     at = f"(o * {n} + i) * {inner} + j"
+    product_scan = op.name == "hy.cumprod"  # the same scan with * (and 1)
     return [
         "{",
         f"for (long o = 0; o < {outer}; ++o) {{",
         f"for (long j = 0; j < {inner}; ++j) {{",
-        f"{acc} s = 0;",
-        f"for (long i = 0; i < {n}; ++i) {{ s += ({acc}){x.ptr}[{at}]; {out.ptr}[{at}] = ({out.ctype})s; }}",
+        f"{acc} s = {1 if product_scan else 0};",
+        f"for (long i = 0; i < {n}; ++i) {{ s {'*' if product_scan else '+'}= ({acc}){x.ptr}[{at}]; {out.ptr}[{at}] = ({out.ctype})s; }}",
         "}",
         "}",
         "}",

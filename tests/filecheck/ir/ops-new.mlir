@@ -1,5 +1,5 @@
 // RUN: opt-tool %s | opt-tool | filecheck %s
-// Transposed convolution, group norm, resize and the ordering ops: printing,
+// Transposed convolution, group norm, resize, the ordering ops and cumprod: printing,
 // parsing and printing again gives the same text; defaults are not printed.
 
 func.func @forward(%x: tensor<1x4x5x6xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<6xf32>, %g: tensor<4xf32>, %v: tensor<2x7xf32>, %i: tensor<2x7xi32>) -> tensor<1x4x5x6xf32> {
@@ -14,6 +14,7 @@ func.func @forward(%x: tensor<1x4x5x6xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<
   %8 = hy.argsort %i axis 0 : tensor<2x7xi32> -> tensor<2x7xi64>
   %9 = hy.argmax %v axis 1 keepdim : tensor<2x7xf32> -> tensor<2x1xi64>
   %10 = hy.argmin %i axis 0 : tensor<2x7xi32> -> tensor<7xi64>
+  %11 = hy.cumprod %v axis 1 : tensor<2x7xf32>
   func.return %2 : tensor<1x4x5x6xf32>
 }
 
@@ -29,3 +30,4 @@ func.func @forward(%x: tensor<1x4x5x6xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<
 // CHECK-NEXT:    %8 = hy.argsort %i axis 0 : tensor<2x7xi32> -> tensor<2x7xi64>
 // CHECK-NEXT:    %9 = hy.argmax %v axis 1 keepdim : tensor<2x7xf32> -> tensor<2x1xi64>
 // CHECK-NEXT:    %10 = hy.argmin %i axis 0 : tensor<2x7xi32> -> tensor<7xi64>
+// CHECK-NEXT:    %11 = hy.cumprod %v axis 1 : tensor<2x7xf32>
