@@ -740,8 +740,8 @@ def resize_taps(mode: str, size: int, out: int, align_corners: bool, scale: floa
 
     - scale: `1 / scale_factor` when the frontend passed one (> 0), else
       `H / OH`; with align_corners `(H - 1) / (OH - 1)` (0 when OH = 1);
-    - nearest: `min(floor(i * scale), H - 1)` (i itself when OH = H, i / 2
-      when OH = 2H); nearest-exact: `min(floor((i + 0.5) * scale), H - 1)`;
+    - nearest: `min(floor(i * scale), H - 1)`; nearest-exact:
+      `min(floor((i + 0.5) * scale), H - 1)`;
     - linear: the source `scale * (i + 0.5) - 0.5` clamped at 0 (`scale * i`
       with align_corners), taps floor and floor + 1 (clamped to H - 1),
       weights 1 - t and t;
@@ -756,10 +756,6 @@ def resize_taps(mode: str, size: int, out: int, align_corners: bool, scale: floa
         s = f(1.0 / scale) if scale else f(f(size) / f(out))
         if mode == "nearest-exact":
             src = np.floor(((i + 0.5) * np.float64(s)).astype(f))
-        elif out == size:
-            src = i
-        elif out == 2 * size:
-            src = i // 2
         else:
             src = np.floor(i.astype(f) * s)
         return np.minimum(src.astype(np.int64), size - 1).reshape(out, 1), np.ones((out, 1), f)

@@ -194,3 +194,40 @@ def test_verifier_error_while_lowering_names_op_and_source_line(torch, monkeypat
     assert "hy.avg_pool2d: kernel [9, 9] does not fit the padded input 4x4" in message
     assert "aten.avg_pool2d.default" in message and "pooling.py" in message
     assert "func.func" not in message
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "linear", "cubic"])
+def test_resize_taps_are_torchs(torch, mode):
+    """The tap rule against PyTorch's kernel on one-hot inputs (1-D, every
+    pair of sizes up to 12 -> 24, by size and by scale factor, both corner
+    rules): nearest picks exactly torch's source; linear and cubic weights
+    agree to float rounding."""
+    from hybridize.ir.nn import resize_taps
+
+    F = torch.nn.functional
+    tmode = {"nearest": "nearest", "nearest-exact": "nearest-exact", "linear": "linear", "cubic": "bicubic"}[mode]
+    corners = (False, True) if mode in ("linear", "cubic") else (False,)
+    for size in range(1, 13):
+        eye = torch.eye(size).reshape(size, 1, size)
+        if mode == "cubic":  # bicubic is 2-D only: a height of 1 reads its one row with weight 1
+            eye = eye.reshape(size, 1, 1, size)
+        for align in corners:
+            requests = [(out, None) for out in range(1, 25)] + [
+                (int(size * s), s) for s in (0.5, 0.7, 1.3, 1.5, 1.7, 2.0, 2.5, 3.1) if int(size * s) >= 1
+            ]
+            for out, scale in requests:
+                kw = {"align_corners": align} if mode in ("linear", "cubic") else {}
+                if scale is None:
+                    got = F.interpolate(eye, size=(1, out) if mode == "cubic" else out, mode=tmode, **kw)
+                else:
+                    got = F.interpolate(eye, scale_factor=(1, scale) if mode == "cubic" else scale, mode=tmode, **kw)
+                ref = got.reshape(size, out).T.numpy()  # [out, in]: the weight of each source
+                idx, wts = resize_taps(mode, size, out, align, scale)
+                dense = np.zeros((out, size), np.float64)
+                for k in range(idx.shape[1]):
+                    np.add.at(dense, (np.arange(out), idx[:, k]), wts[:, k])
+                what = f"{mode} {size} -> {out} scale {scale} align_corners {align}"
+                if mode.startswith("nearest"):
+                    np.testing.assert_array_equal(dense, ref, err_msg=what)
+                else:
+                    np.testing.assert_allclose(dense, ref, atol=2e-6 if mode == "cubic" else 1e-6, err_msg=what)
