@@ -151,8 +151,164 @@ def supported_ops() -> list[str]:
 
 
 def node_shape(node) -> tuple[int, ...]:
-    """The static shape of an fx node's value; symbolic sizes become `?`."""
-    return tuple(d if isinstance(d, int) else DYNAMIC for d in node.meta["val"].shape)
+    """The IR shape of an fx node's value: static sizes as they are, the
+    dynamic batch as `?`. A size that is a multiple of the batch (`8*s`, from
+    `x.view(-1, hidden)` over [batch, 8, hidden]) is *folded*: the IR keeps it
+    as the two dims `?, 8`, the same elements in the same order, so views,
+    matmuls and elementwise ops on it lower unchanged (see `FOLD_SAFE`)."""
+    shape: list[int] = []
+    for d in node.meta["val"].shape:
+        if isinstance(d, int):
+            shape.append(d)
+        else:
+            shape.extend(_symbolic_dim(node, d))
+    return tuple(shape)
+
+
+def _symbolic_dim(node, d) -> tuple[int, ...]:
+    """A symbolic size as IR dims: the batch `s` is `?`, `c*s` is `?, c`."""
+    import sympy
+
+    expr = d.node.expr
+    if isinstance(expr, sympy.Symbol):
+        return (DYNAMIC,)
+    coef, rest = expr.as_coeff_Mul()
+    if isinstance(rest, sympy.Symbol) and coef.is_Integer and int(coef) > 0:
+        return (DYNAMIC, int(coef))
+    raise refuse(
+        node,
+        f"a size of {expr} is not supported: with dynamic_batch=True a size may be the batch or a multiple of it",
+    )
+
+
+def torch_rank(node) -> int:
+    return len(node.meta["val"].shape)
+
+
+def is_folded(node) -> bool:
+    """True if a size of the node's value is a multiple (> 1) of the batch."""
+    import torch
+
+    val = node.meta.get("val")
+    if not isinstance(val, torch.Tensor):
+        return False
+    return any(not isinstance(d, int) and len(_symbolic_dim(node, d)) > 1 for d in val.shape)
+
+
+FOLD_SAFE = {
+    # views whose converters take torch's result shape (`node_shape`)
+    "aten.view.default", "aten.reshape.default", "aten._unsafe_view.default", "aten.flatten.using_ints",
+    "aten.unsqueeze.default", "aten.squeeze.dim", "aten.squeeze.dims", "aten.expand.default",
+    "aten.clone.default", "aten.contiguous.default", "aten.detach.default", "aten.alias.default",
+    "aten.dropout.default", "aten.lift_fresh_copy.default", "aten.to.dtype", "aten.to.dtype_layout",
+    "aten._to_copy.default", "aten.type_as.default",
+    # matrix products act on the last two dims
+    "aten.linear.default", "aten.addmm.default", "aten.mm.default", "aten.matmul.default", "aten.bmm.default",
+    "aten.baddbmm.default",
+    # normalization over trailing dims (softmax and reductions: FOLD_ARGS)
+    "aten.layer_norm.default", "aten.native_layer_norm.default", "aten.gelu.default",
+}
+"""ATen ops that lower correctly on folded values (`node_shape`); together
+with every elementwise converter (they broadcast from the last dim). Any
+other op on a folded value is refused."""
+
+def dim_groups(node) -> list[list[int]]:
+    """For each dim of the node's torch value, the IR dims it is (see `node_shape`)."""
+    groups, at = [], 0
+    for d in node.meta["val"].shape:
+        n = 1 if isinstance(d, int) else len(_symbolic_dim(node, d))
+        groups.append(list(range(at, at + n)))
+        at += n
+    return groups
+
+
+def _from_end(node, args: list, positions: tuple[int, ...]) -> list:
+    """Dim arguments counted from the end: the same dims of a folded value
+    (refused when one names the folded dim or a dim before it)."""
+    x = node.args[0]
+    rank, groups = torch_rank(x), dim_groups(x)
+    last_folded = max((i for i, g in enumerate(groups) if len(g) > 1), default=-1)
+    args = list(args)
+    for pos in positions:
+        if pos >= len(args) or args[pos] is None:
+            continue
+        dims = args[pos] if isinstance(args[pos], list | tuple) else [args[pos]]
+        counted = [d - rank if d >= 0 else d for d in dims]
+        if any(d + rank <= last_folded for d in counted):
+            raise refuse(node, "this op along a size that merges the dynamic batch with another dim is not supported")
+        args[pos] = type(args[pos])(counted) if isinstance(args[pos], list | tuple) else counted[0]
+    return args
+
+
+def _expanded_perm(node, args: list) -> list:
+    """permute/transpose of a folded value: the permutation of its IR dims."""
+    x = node.args[0]
+    groups, rank = dim_groups(x), torch_rank(x)
+    if str(node.target) == "aten.transpose.int":
+        perm = list(range(rank))
+        a, b = args[1] % rank, args[2] % rank
+        perm[a], perm[b] = perm[b], perm[a]
+    else:
+        perm = [d % rank for d in args[1]]
+    return [args[0], [i for p in perm for i in groups[p]]]
+
+
+def _expanded_repeats(node, args: list) -> list:
+    """repeat of a folded value: each folded dim repeated once (else refused)."""
+    x = node.args[0]
+    groups = dim_groups(x)
+    repeats = list(args[1])
+    lead, own = repeats[: len(repeats) - len(groups)], repeats[len(repeats) - len(groups) :]
+    out = list(lead)
+    for r, g in zip(own, groups):
+        if len(g) > 1 and r != 1:
+            raise refuse(node, "repeating a size that merges the dynamic batch with another dim is not supported")
+        out.extend([r] + [1] * (len(g) - 1))
+    return [args[0], out]
+
+
+FOLD_ARGS: dict[str, Callable[[Any, list], list]] = {
+    **{t: (lambda node, args: _from_end(node, args, (1,))) for t in (
+        "aten.softmax.int", "aten._softmax.default", "aten.log_softmax.int", "aten._log_softmax.default",
+        "aten.mean.dim", "aten.sum.dim_IntList", "aten.amax.default")},
+    "aten.split_with_sizes.default": lambda node, args: _from_end(node, args, (2,)),
+    "aten.split.Tensor": lambda node, args: _from_end(node, args, (2,)),
+    "aten.chunk.default": lambda node, args: _from_end(node, args, (2,)),
+    "aten.transpose.int": _expanded_perm,
+    "aten.permute.default": _expanded_perm,
+    "aten.repeat.default": _expanded_repeats,
+}
+"""Ops that lower on a folded value once their dim arguments are rewritten
+for its IR dims (`dim_groups`)."""
+
+
+def _fold_args(node, conv, args: list) -> tuple[Converter, list]:
+    """The converter and arguments for a node, rewritten when it reads a
+    folded value (a transpose becomes the permute of its IR dims)."""
+    remap = FOLD_ARGS.get(str(node.target))
+    if remap is None or not any(is_folded(a) for a in node.all_input_nodes):
+        return conv, args
+    if str(node.target) == "aten.transpose.int":
+        conv = CONVERTERS["aten.permute.default"]
+    return conv, remap(node, args)
+
+
+def check_folded(node, conv) -> None:
+    """Refuse an op on a folded value (see `node_shape`) unless it is known to
+    lower correctly on one."""
+    import torch
+
+    if str(node.target) in FOLD_SAFE or str(node.target) in FOLD_ARGS or conv.__module__.endswith(".elementwise"):
+        return
+    inputs = [a for a in node.all_input_nodes if isinstance(a, torch.fx.Node)]
+    for n in [node, *inputs]:
+        if is_folded(n):
+            sizes = ", ".join(str(d) for d in n.meta["val"].shape)
+            raise refuse(
+                node,
+                f"with dynamic_batch=True this op meets a tensor of sizes [{sizes}], which merges the batch with "
+                "another dim; only views, matrix products, normalizations and elementwise ops may use one",
+            )
 
 
 def source_line(node) -> str:
@@ -179,6 +335,18 @@ def torch_dtype_to_numpy(dtype) -> np.dtype:
     if dtype not in table:
         raise UnsupportedOpError(f"unsupported tensor dtype {dtype} (supported: float32, float64, int64, int32, bool)")
     return np.dtype(table[dtype])
+
+
+SYM_ARITHMETIC = (operator.mul, operator.add, operator.sub, operator.floordiv, operator.mod, operator.neg)
+"""Python arithmetic on sizes that torch.export records (`bsz * num_heads`)."""
+
+
+def sym_value(node) -> int | DynamicSize:
+    """The value of a size computed in the graph: an int, or a DynamicSize."""
+    val = node.meta["val"]
+    if isinstance(val, int):
+        return val
+    return DynamicSize(source_line(node))
 
 
 def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
@@ -227,6 +395,9 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
                 continue
             if target == "aten._assert_tensor_metadata.default":
                 continue
+            if isinstance(node.meta.get("val"), torch.SymInt | int) and node.target in SYM_ARITHMETIC:
+                lo.values[node.name] = sym_value(node)  # batch * heads: a size, shapes come from torch
+                continue
             conv = CONVERTERS.get(target)
             if conv is None:
                 raise UnsupportedOpError(
@@ -234,10 +405,21 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
                     f"supported ops: hybridize.frontends.torch.supported_ops() "
                     f"({len(CONVERTERS)} ops, e.g. {', '.join(supported_ops()[:6])}, ...)"
                 )
-            args = [value_of(a) for a in node.args]
+            check_folded(node, conv)
+            conv, args = _fold_args(node, conv, [value_of(a) for a in node.args])
             kwargs = {k: value_of(v) for k, v in node.kwargs.items()}
             lo.node = node
-            lo.values[node.name] = conv(lo, node, args, kwargs)
+            result = conv(lo, node, args, kwargs)
+            if isinstance(result, SSAValue) and is_folded(node):
+                from hybridize.ir.types import format_shape, shape_of
+
+                if tuple(shape_of(result)) != node_shape(node):
+                    raise refuse(
+                        node,
+                        f"lowered to tensor<{format_shape(shape_of(result))}> where the folded batch needs "
+                        f"tensor<{format_shape(node_shape(node))}>",
+                    )
+            lo.values[node.name] = result
         elif node.op == "output":
             outs = node.args[0]
             outputs = [value_of(o) for o in (outs if isinstance(outs, list | tuple) else [outs])]

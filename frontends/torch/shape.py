@@ -22,8 +22,10 @@ from hybridize.frontends.torch.lowering import (
     source_line,
     static_shape,
 )
-from hybridize.ir.elementwise import AddOp, AndOp, GeOp, LtOp, MulOp, NeOp, SubOp, WhereOp
+from hybridize.ir.elementwise import AddOp, AndOp, CastOp, GeOp, LtOp, MaximumOp, MulOp, NeOp, SubOp, WhereOp
 from hybridize.ir.indexing import CumsumOp, GatherOp, IotaOp, TakeOp
+from hybridize.ir.reduce import ReduceSumOp
+from hybridize.ir.structure import ConstantOp
 from hybridize.ir.shape import BroadcastOp, ConcatOp, PadOp, ReshapeOp, SliceOp, TransposeOp
 from hybridize.ir.types import DYNAMIC, numpy_dtype, shape_of, tensor_type
 
@@ -84,7 +86,11 @@ def _slice(lo: Lowering, node, args, kwargs):
     if size == DYNAMIC:
         if start == 0 and p["step"] == 1 and count == DYNAMIC:
             return x  # the whole batch
-        raise refuse(node, "slicing a dynamic dimension is not supported")
+        if count == DYNAMIC or start < 0:
+            raise refuse(node, "slicing a dynamic dimension to a size that depends on the batch is not supported")
+        # x[a:b] of the batch with a static count: take those rows (an IndexError if the batch is too small)
+        rows = lo.constant(np.arange(start, start + count * p["step"], p["step"], dtype=np.int64))
+        return lo.emit(TakeOp(x, rows, axis))
     start = min(max(start + size if start < 0 else start, 0), size)  # torch clamps
     return slice_along(lo, x, axis, start, count, p["step"])
 
@@ -94,8 +100,9 @@ def _select(lo: Lowering, node, args, kwargs):
     x, dim, index = args[0], args[1], args[2]
     axis = dim_index(dim, len(shape_of(x)))
     size = shape_of(x)[axis]
-    if size == DYNAMIC:
-        raise refuse(node, "selecting along a dynamic dimension is not supported")
+    if size == DYNAMIC:  # x[i] of the batch: take one index (wrapped at run time if negative)
+        index = _wrapped(lo, node, lo.constant(np.asarray(index, np.int64)), size)
+        return lo.emit(TakeOp(x, index, axis))
     one = slice_along(lo, x, axis, index + size if index < 0 else index, 1)
     return lo.emit(ReshapeOp(one, node_shape(node)))
 
@@ -151,10 +158,13 @@ def _expand(lo: Lowering, node, args, kwargs):
 
 def _repeat(lo: Lowering, node, args, kwargs):
     # repeat(x, r) = reshape(broadcast(reshape(x, [1, s0, 1, s1, ...]), [r0, s0, r1, s1, ...]))
-    x, repeats = args[0], list(args[1])
+    # (a repeat count of the dynamic batch repeats a static dim: the batch goes on its 1)
+    x, repeats = args[0], [DYNAMIC if isinstance(r, DynamicSize) else r for r in args[1]]
     shape = (1,) * (len(repeats) - len(shape_of(x))) + shape_of(x)
-    if DYNAMIC in shape:
+    if any(s == DYNAMIC and r != 1 for r, s in zip(repeats, shape)):
         raise refuse(node, "repeating a dynamic dimension is not supported")
+    if repeats.count(DYNAMIC) > 1:
+        raise refuse(node, "repeating by the dynamic batch more than once is not supported")
     spread = lo.emit(ReshapeOp(x, [d for s in shape for d in (1, s)]))
     tiled = lo.emit(BroadcastOp(spread, [d for r, s in zip(repeats, shape) for d in (r, s)]))
     return lo.emit(ReshapeOp(tiled, node_shape(node)))
@@ -187,7 +197,10 @@ def _index(lo: Lowering, node, args, kwargs):
     (broadcast together, PyTorch's negative indices wrapped): one index picks
     slices with hy.take; several index the merged dims with one linear index,
     which is made invalid (-1) where any index is out of its own range, so
-    hy.take still raises for it. Constant indices fold away."""
+    hy.take still raises for it. When an indexed dim is the dynamic batch
+    (causal masks index `arange(batch)`), it cannot be merged: the indices
+    are applied one after the other (`_index_in_turn`). Constant indices fold
+    away."""
     x, indices = args[0], list(args[1])
     used = [(axis, i) for axis, i in enumerate(indices) if i is not None]
     axes = [axis for axis, _ in used]
@@ -198,7 +211,7 @@ def _index(lo: Lowering, node, args, kwargs):
     shape = shape_of(x)
     sizes = [shape[axis] for axis in axes]
     if DYNAMIC in sizes:
-        raise refuse(node, "indexing a dynamic dimension is not supported")
+        return _index_in_turn(lo, node, x, axes[0], [i for _, i in used])
     i64 = np.dtype(np.int64)
     zero = operand(lo, 0, i64)
     linear, valid = None, None
@@ -216,6 +229,76 @@ def _index(lo: Lowering, node, args, kwargs):
     d, k = axes[0], len(axes)
     merged = lo.emit(ReshapeOp(x, [*shape[:d], int(np.prod(sizes)), *shape[d + k :]]))
     return lo.emit(TakeOp(merged, linear, d))
+
+
+def _index_in_turn(lo: Lowering, node, x: SSAValue, d: int, indices: list[SSAValue]) -> SSAValue:
+    """x[:, ..., I0, I1, ..., Ik] (index tensors from dim d, broadcast to S)
+    one index at a time:
+
+        t0 = take(x, broadcast(I0, S), axis d)          # A[:d] + S + A[d+1:]
+        tj = gather(t, Ij broadcast to A[:d] + S + [1] + A[d+j+1:], axis d+|S|)
+
+    each gather picking, at every position of S, the element Ij names along
+    the next indexed dim (then the kept 1 is reshaped away). Needs no merged
+    dim, so any indexed dim may be the dynamic batch."""
+    shape, k = shape_of(x), len(indices)
+    out = node_shape(node)
+    s = out[d : len(out) - (len(shape) - d - k)]  # the broadcast shape of the indices
+    result = None
+    for j, index in enumerate(indices):
+        index = _wrapped(lo, node, operand(lo, index, np.dtype(np.int64)), shape[d + j])
+        index = _broadcast_to(lo, index, s)
+        if j == 0:
+            result = lo.emit(TakeOp(x, index, d))
+            continue
+        rest = shape[d + j + 1 :]
+        full = [*shape[:d], *s, 1, *rest]
+        index = lo.emit(ReshapeOp(index, [*[1] * d, *s, 1, *[1] * len(rest)]))
+        index = _broadcast_to(lo, index, full)
+        picked = lo.emit(GatherOp(result, index, d + len(s)))
+        result = lo.emit(ReshapeOp(picked, [*shape[:d], *s, *rest]))
+    return result
+
+
+def _broadcast_to(lo: Lowering, x: SSAValue, shape: Sequence[int]) -> SSAValue:
+    if tuple(shape_of(x)) == tuple(shape):
+        return x
+    if len(shape_of(x)) < len(shape):
+        x = lo.emit(ReshapeOp(x, [*[1] * (len(shape) - len(shape_of(x))), *shape_of(x)]))
+    return lo.emit(BroadcastOp(x, shape))
+
+
+def _wrapped(lo: Lowering, node, index: SSAValue, size: int) -> SSAValue:
+    """PyTorch's negative indices counted from the end of a dim of `size`
+    (which may be the dynamic batch); skipped when `index` cannot be negative."""
+    if never_negative(index):
+        return index
+    dtype = numpy_dtype(index)
+    n = batch_size(lo, dtype) if size == DYNAMIC else operand(lo, size, dtype)
+    negative = lo.emit(LtOp(index, operand(lo, 0, dtype)))
+    return lo.emit(WhereOp(negative, lo.emit(AddOp(index, n)), index))
+
+
+def batch_size(lo: Lowering, dtype: np.dtype) -> SSAValue:
+    """The dynamic batch size as a 0-d tensor (the sum of a batch of ones)."""
+    ones = lo.emit(BroadcastOp(operand(lo, np.ones(1, dtype), dtype), [DYNAMIC]))
+    return lo.emit(ReduceSumOp(ones, [0]))
+
+
+def never_negative(value: SSAValue) -> bool:
+    """True if every element of `value` is >= 0 by construction: an iota
+    counting up from >= 0, a non-negative constant, or views, broadcasts,
+    casts and sums of those (the indices causal masks are built from)."""
+    owner = value.owner
+    if isinstance(owner, IotaOp):
+        return owner.start.value.data >= 0 and owner.step.value.data >= 0
+    if isinstance(owner, ConstantOp):
+        return bool((owner.numpy() >= 0).all())
+    if isinstance(owner, ReshapeOp | BroadcastOp | TransposeOp | SliceOp | CastOp):
+        return never_negative(owner.operands[0])
+    if isinstance(owner, AddOp | MulOp | MaximumOp):
+        return all(never_negative(o) for o in owner.operands)
+    return False
 
 
 def _diff(lo: Lowering, node, args, kwargs):
@@ -250,8 +333,13 @@ def _filled(value_of: Callable) -> Converter:
     result shape and dtype; `value_of(args, kwargs)` is the fill value."""
 
     def convert(lo: Lowering, node, args, kwargs):
-        shape = static_shape(node, str(node.target))
-        return lo.constant(np.full(shape, value_of(args, kwargs), dtype=node_dtype(node)))
+        shape, value = node_shape(node), value_of(args, kwargs)
+        if isinstance(value, DynamicSize) or isinstance(value, SSAValue):
+            raise refuse(node, "a fill value computed at run time is not supported")
+        if DYNAMIC in shape:  # torch.ones(x.size(0), n): one scalar broadcast to the batch
+            scalar = lo.constant(np.full([1] * len(shape), value, dtype=node_dtype(node)))
+            return lo.emit(BroadcastOp(scalar, shape))
+        return lo.constant(np.full(shape, value, dtype=node_dtype(node)))
 
     return convert
 
