@@ -32,7 +32,7 @@ import numpy as np
 from xdsl.ir import Operation
 
 from hybridize.backends.dims import BATCH
-from hybridize.backends.program import Program, UnsupportedOpError
+from hybridize.backends.program import Program, UnsupportedOpError, where
 from hybridize.ir.base import ViewLike
 from hybridize.ir.structure import FusedOp
 from hybridize.ir.types import DYNAMIC, numpy_dtype, shape_of
@@ -670,7 +670,7 @@ def rule_for(op: Operation) -> Rule:
     rule = RULES.get(op.name)
     if rule is None:
         raise UnsupportedOpError(
-            f"the NumPy backend has no rule for {op.name} (supported: {', '.join(sorted(RULES))})"
+            f"the NumPy backend has no rule for {op.name}{where(op)} (supported: {', '.join(sorted(RULES))})"
         )
     return rule
 

@@ -152,7 +152,9 @@ def lower(module: ModuleOp, limits: Limits = DEFAULT_LIMITS) -> Program:
         if op is ret:
             break
         if len(op.results) != 1:
-            raise UnsupportedOpError(f"{op.name}: ops with {len(op.results)} results are not supported by backends")
+            raise UnsupportedOpError(
+                f"{op.name}: ops with {len(op.results)} results are not supported by backends{where(op)}"
+            )
         (res,) = op.results
         if isinstance(op, ConstantOp):
             prog.names[res] = f"c{len(prog.constants)}"
@@ -197,7 +199,7 @@ def check_batch(prog: Program, block) -> None:
             for r in op.results:
                 if DYNAMIC in shape_of(r):
                     raise UnsupportedOpError(
-                        f"{op.name}: result {r.type} has a dynamic dimension but no input does"
+                        f"{op.name}: result {r.type} has a dynamic dimension but no input does{where(op)}"
                     )
         return
     from hybridize.backends.dims import dims_of, product
@@ -209,8 +211,14 @@ def check_batch(prog: Program, block) -> None:
             if before != after:
                 raise UnsupportedOpError(
                     f"{op.name}: {op.operands[0].type} -> {op.results[0].type}: the `?` of the result "
-                    "is not the batch size (backends read every `?` as the batch)"
+                    f"is not the batch size (backends read every `?` as the batch){where(op)}"
                 )
+
+
+def where(op) -> str:
+    from hybridize.ir.locations import where as located
+
+    return located(op)
 
 
 def describe(value: SSAValue) -> str:

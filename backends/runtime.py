@@ -37,6 +37,15 @@ class CompiledModel:
         # the fast path of __call__: C-contiguous NumPy arrays of exactly the static signature
         self._exact = None if prog.dynamic else list(zip((tuple(s) for s in self._in_shapes), self._in_dtypes))
         self._single = len(prog.outputs) == 1
+        from hybridize.backends.structure import is_flat, of_module
+
+        structure = of_module(module) if module is not None else None
+        self.structure = structure
+        """How inputs and outputs nest (`hybridize.backends.structure`), or None: flat."""
+        ins, outs = (structure["inputs"], structure["outputs"]) if structure else (None, None)
+        # a plain call: positional tensors in, one tensor or a tuple of several out
+        self._in_spec = None if ins is None or _flat_args(ins) else ins
+        self._out_spec = None if outs is None or (is_flat(outs) and outs != {"tuple": ["*"]}) else outs
 
     @property
     def arena_bytes(self) -> int:
@@ -62,7 +71,9 @@ class CompiledModel:
             )
         return np.asarray(a, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if self._in_spec is not None or kwargs or self._out_spec is not None:
+            return self._call_structured(args, kwargs)
         exact = self._exact
         if exact is not None and len(args) == len(exact):
             for a, (shape, dtype) in zip(args, exact):
@@ -72,6 +83,21 @@ class CompiledModel:
                 outs = self._run(*args)
                 return outs[0] if self._single else tuple(outs)
         return self._call_checked(args)
+
+    def _call_structured(self, args, kwargs):
+        from hybridize.backends.structure import StructureError, flatten, unflatten
+
+        if self._in_spec is not None:
+            try:
+                args = tuple(flatten(self._in_spec, (args, kwargs), "arguments"))
+            except StructureError as e:
+                raise ValueError(f"{e}; signature: {self.signature}") from None
+        elif kwargs:
+            raise ValueError(f"unexpected keyword arguments {sorted(kwargs)}; signature: {self.signature}")
+        outs = self._call_checked(args)
+        if self._out_spec is None:
+            return outs
+        return unflatten(self._out_spec, [outs] if self._single else list(outs))
 
     def _call_checked(self, args):
         if len(args) != len(self._in_shapes):
@@ -134,6 +160,15 @@ class CompiledModel:
         from hybridize.ir.attributes import affine_text
 
         return f"<CompiledModel {self.backend} {self.signature}, arena {affine_text(*self.arena)} bytes>"
+
+
+def _flat_args(spec) -> bool:
+    """(args, kwargs) spec of positional tensors and no keywords."""
+    try:
+        args, kwargs = spec["tuple"]
+        return all(a == "*" for a in args["tuple"]) and kwargs == {"dict": []}
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def numpy_runner(forward: Callable) -> Callable:

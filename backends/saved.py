@@ -15,12 +15,13 @@ Layout (integers little-endian):
     ..  payload   from the next multiple of 64: the IR text, then each tensor's bytes
                   (offsets are relative to the payload)
 
-The IR is printed with every `hy.constant`'s data moved out: its value is a
+The IR is printed with source locations and with every `hy.constant`'s data moved out: its value is a
 one-element splat of the right type and its `hy.saved = i` attribute names
 tensor `i`; loading parses the text and puts the tensors back. So a file is
 plain data: nothing in it is executed (no pickle), and every field is checked
 before use (magic, version, checksum, metadata types, sizes against shapes,
-tensors against the constants' types); any failure is a `SavedModelError`
+tensors against the constants' types, the input/output structure spec
+of `hybridize.backends.structure`); any failure is a `SavedModelError`
 naming the file.
 """
 
@@ -61,7 +62,7 @@ def dumps(module: ModuleOp, backend: str, options: dict, signature: str = "") ->
                 placeholder = np.zeros(1, array.dtype).tobytes()
                 op.properties["value"] = DenseIntOrFPElementsAttr(op.value.type, BytesAttr(placeholder))
             op.attributes[SAVED] = IntegerAttr(len(tensors) - 1, 64)
-    ir = print_module(stripped).encode()
+    ir = print_module(stripped, debuginfo=True).encode()  # source locations kept
     table = []
     payload = bytearray(ir)
     for array in tensors:
@@ -184,8 +185,14 @@ def _parse(text: bytes, name: str, bad) -> ModuleOp:
 
     from hybridize.ir.module import parse_module
 
+    from hybridize.backends.structure import StructureError, of_module
+
     try:
-        return parse_module(text.decode(), name)
+        module = parse_module(text.decode(), name)
+        of_module(module)  # the input/output structure (plain JSON) is well formed
+        return module
+    except StructureError as e:
+        raise bad(f"the stored IR's {e}") from None
     except UnicodeDecodeError as e:
         raise bad(f"the IR is not UTF-8 text: {e}") from None
     except (ParseError, VerifyException, ValueError) as e:

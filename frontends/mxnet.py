@@ -44,7 +44,8 @@ from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
 from hybridize.frontends import FrontendError
-from hybridize.ir.module import name_hint
+from hybridize.ir.locations import name_location
+from hybridize.ir.module import name_hint, verify_with_locations
 from hybridize.ir.structure import ConstantOp
 from hybridize.ir.types import format_shape, numpy_dtype, shape_of, tensor_type
 from hybridize.passes import first_line
@@ -1508,6 +1509,7 @@ def lower_symbol(
                 v = lo.constant(np.asarray(array))
             except ValueError as e:
                 raise FrontendError(f"{where}: parameter {_show(node.name)}: {e}") from None
+            v.owner.location = name_location(node.name)
             v.name_hint = name_hint(node.name)
             values[node.index] = [v]
             continue
@@ -1524,7 +1526,9 @@ def lower_symbol(
         try:
             result = conv(lo, node, args)
             op = last.next_op if last is not None else block.first_op
+            location = name_location(node.name)  # the node's name (cleaned), as `loc("conv0")`
             while op is not None:  # errors here name the node, not just the hy op
+                op.location = location
                 op.verify()
                 op = op.next_op
         except FrontendError as e:
@@ -1553,7 +1557,7 @@ def lower_symbol(
     lo.builder.insert(ReturnOp(*outputs))
     func = FuncOp("forward", ([a.type for a in block.args], [o.type for o in outputs]), Region(block))
     module = ModuleOp([func])
-    module.verify()
+    verify_with_locations(module)
     return module
 
 

@@ -72,12 +72,14 @@ class ViewLike(OpTrait):
 class Canonical(HasCanonicalizationPatternsTrait):
     """The op's canonicalization patterns, looked up by op name in
     `hybridize.ir.canonicalization` (resolved lazily: patterns are defined
-    after the op classes)."""
+    after the op classes). Ops a pattern inserts take the location of the op
+    it rewrites (`hybridize.ir.locations.KeepLocation`)."""
 
     def get_patterns(self, op: type[Operation]):
         from hybridize.ir.canonicalization import patterns_for
+        from hybridize.ir.locations import keep_location
 
-        return patterns_for(op)
+        return keep_location(patterns_for(op))
 
     @classmethod
     def get_canonicalization_patterns(cls):

@@ -44,6 +44,9 @@ def verify_located(
     plans), naming the failing op's position."""
 
     def fail(op: Operation | None, msg: str):
+        from hybridize.ir.locations import where
+
+        msg += where(op)  # the model's line, when the IR carries it
         span = op_starts.get(op)
         if span is None:
             span = next(iter(op_starts.values()), None)
@@ -65,6 +68,19 @@ def verify_located(
         fail(e.op, _first_line(e))
 
 
+def verify_with_locations(module: ModuleOp) -> None:
+    """`module.verify()`, with the failing op's source location (when it has
+    one) in the message: `hy.reshape: ... at model.py:12:8 (encoder.fc)`."""
+    from hybridize.ir.locations import where
+
+    for op in module.walk(reverse=True):
+        try:
+            op.verify(verify_nested_ops=False)
+        except VerifyException as e:
+            raise VerifyException(f"{_first_line(e)}{where(op)}") from None
+    module.verify()
+
+
 def parse_module(text: str | bytes, name: str = "<string>", *, limits: Limits = DEFAULT_LIMITS) -> ModuleOp:
     """Parse and verify IR text. Syntax errors raise xDSL's ParseError,
     invalid ops IRVerifyError (`file:line:col: hy.linear: ...`); any input
@@ -75,9 +91,11 @@ def parse_module(text: str | bytes, name: str = "<string>", *, limits: Limits = 
     return module
 
 
-def print_module(module: ModuleOp) -> str:
+def print_module(module: ModuleOp, debuginfo: bool = False) -> str:
+    """The module's text; `debuginfo=True` adds each op's source location
+    (`loc("model.py":12:8)`), which `parse_module` reads back."""
     out = StringIO()
-    Printer(stream=out).print_op(module)
+    Printer(stream=out, print_debuginfo=debuginfo).print_op(module)
     return out.getvalue() + "\n"
 
 

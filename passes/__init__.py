@@ -116,13 +116,15 @@ def first_line(e: BaseException, limit: int = 400) -> str:
 def run_pipeline(module: ModuleOp, spec: str | list[ModulePass]) -> ModuleOp:
     """Run passes in order on `module` (in place) and return it. The module is
     verified after every pass; a failure names the pass and the ones before it."""
+    from hybridize.ir.module import verify_with_locations
+
     passes = parse_pipeline(spec) if isinstance(spec, str) else spec
     ctx = make_context()
     done: list[str] = []
     for p in passes:
         try:
             p.apply(ctx, module)
-            module.verify()
+            verify_with_locations(module)
         except Exception as e:
             before = f" (after {', '.join(done)})" if done else ""
             raise PipelineError(f"pass '{p.name}'{before} failed: {first_line(e)}") from e

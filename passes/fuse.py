@@ -33,6 +33,7 @@ from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, Rewrite
 
 from hybridize.ir.attributes import ARENA, BUF
 from hybridize.ir.base import Elementwise, FusionAnchor
+from hybridize.ir.locations import fused_location
 from hybridize.ir.structure import FusedOp, YieldOp
 
 
@@ -99,7 +100,9 @@ def build_fused(inputs, ops: list[Operation], root: Operation) -> FusedOp:
         clone.attributes.pop(BUF, None)
         block.add_op(clone)
     block.add_op(YieldOp(mapping[root.results[0]]))
-    return FusedOp(inputs, [root.results[0].type], Region(block))
+    fused = FusedOp(inputs, [root.results[0].type], Region(block))
+    fused.location = fused_location(ops)  # the members keep their own
+    return fused
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from model_table import MODEL_TABLE, model_row
-from hybridize.tools.zoo import MODELS, reference_outputs
+from hybridize.tools.zoo import MODELS, reference_outputs, tensors_of
 
 import hybridize
 from hybridize.ir import ARENA
@@ -34,7 +34,7 @@ def test_model_parity_both_backends(name, c_cache):
     for backend in ("numpy", "c"):
         compiled = hybridize.build(optimized, backend, **({"cache_dir": c_cache} if backend == "c" else {}))
         got = compiled(*args)
-        got = list(got) if isinstance(got, tuple) else [got]
+        got = tensors_of(got)
         assert len(got) == len(expected)
         worst = 0.0
         for g, e in zip(got, expected):
@@ -63,7 +63,7 @@ def test_dynamic_batch_real_models(name, c_cache):
             xs = tuple(torch.cat([a] * batch) for a in args)
             expected = reference_outputs(model, xs)
             got = compiled(*xs)
-            got = list(got) if isinstance(got, tuple) else [got]
+            got = tensors_of(got)
             for g, e in zip(got, expected, strict=True):
                 err = float((g - e).abs().max())
                 assert err <= 1e-4 * max(1.0, float(e.abs().max())), f"{name} {backend} batch {batch}: {err}"

@@ -111,12 +111,17 @@ def reference_outputs(model, args) -> list:
     import torch
 
     with torch.no_grad():
-        out = model(*args)
-    if isinstance(out, torch.Tensor):
-        return [out]
-    if hasattr(out, "values"):
-        return [v for v in out.values() if isinstance(v, torch.Tensor)]
-    return [v for v in out if isinstance(v, torch.Tensor)]
+        return tensors_of(model(*args))
+
+
+def tensors_of(out) -> list:
+    """The tensors of a (possibly nested) output, in order: a ModelOutput's or
+    dict's values, tuple and list items; None and numbers are left out."""
+    if isinstance(out, dict):  # ModelOutput is an OrderedDict
+        return [t for v in out.values() for t in tensors_of(v)]
+    if isinstance(out, list | tuple):
+        return [t for v in out for t in tensors_of(v)]
+    return [] if out is None or isinstance(out, bool | int | float | str) else [out]
 
 
 # --- `make bench`: the models and inputs of the C-backend speed table ---

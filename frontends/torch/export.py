@@ -4,6 +4,7 @@ export failures explained, `.pt2` archives."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 from xdsl.dialects.builtin import ModuleOp
 
@@ -42,6 +43,7 @@ def trace(
     decompose: bool = False,
     dynamic_batch: bool = False,
     force_eval: bool = False,
+    kwargs: dict | None = None,
 ) -> ModuleOp:
     """Export `model` with `torch.export` (in eval mode) and lower it.
 
@@ -50,6 +52,11 @@ def trace(
     `dynamic_batch=True` keeps the leading dimension of every input symbolic,
     so the IR reads `tensor<?x...>` and one build serves any batch size.
     Data-dependent control flow is refused with the user's file and line.
+
+    Inputs may nest (tuples, lists, dicts of tensors) and `kwargs` gives
+    keyword arguments of `forward`; the compiled model takes the same
+    structure and returns what the model returns (a `ModelOutput`, dict,
+    named tuple, nested tuples; see `hybridize.backends.structure`).
 
     A model in training mode that holds dropout or batch norm is refused
     (`TrainingModeError`): compiled code is inference only. `force_eval=True`
@@ -60,19 +67,15 @@ def trace(
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     check_eval_mode(type(model).__name__, model.training, (type(m).__name__ for m in model.modules()), force_eval)
-    args = tuple(example_inputs)
+    args, kwargs = tuple(example_inputs), dict(kwargs or {})
     dynamic_shapes = None
     if dynamic_batch:
-        if not args or not all(isinstance(a, torch.Tensor) and a.dim() >= 1 for a in args):
-            raise ValueError("dynamic_batch=True needs tensor example inputs with a leading (batch) dimension")
-        # torch.export specializes sizes 0 and 1: trace with a batch of 2.
-        args = tuple(torch.cat([a[:1], a[:1]]) if a.shape[0] < 2 else a for a in args)
-        batch = torch.export.Dim("batch", min=1, max=1 << 20)
-        dynamic_shapes = tuple({0: batch} for _ in args)
+        args, kwargs, dynamic_shapes = batch_dynamic(model, args, kwargs)
     was_training = model.training
     model.eval()
     try:
-        ep = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
+        with helper_stack_traces():
+            ep = torch.export.export(model, args, kwargs or None, dynamic_shapes=dynamic_shapes)
     except Exception as e:
         raise _explain_export_failure(e) from e
     finally:
@@ -80,6 +83,86 @@ def trace(
     if decompose:
         ep = ep.run_decompositions(decompositions())
     return lower_exported_program(ep)
+
+
+@contextmanager
+def helper_stack_traces():
+    """While exporting, torch records each node's stack down to the helper
+    function that made it, not only the `forward` frames (its default), so
+    locations name the helper's line (`repeat_interleave` inside
+    `apply_rotary_pos_emb`, not the call of it). torch offers no option for
+    this: its frame filter (`TracerBase._filter_traceback_frames`, documented
+    as the hook to customize) runs in its keep-everything-after-forward mode;
+    if that hook is gone, the default traces are used."""
+    try:
+        from torch.fx.proxy import TracerBase
+
+        original = TracerBase._filter_traceback_frames
+    except (ImportError, AttributeError):
+        yield
+        return
+
+    def keep_helpers(self, summary):
+        had = "_record_forward_stack_traces_only" in self.__dict__
+        saved = getattr(self, "_record_forward_stack_traces_only", False)
+        self._record_forward_stack_traces_only = False
+        try:
+            return original(self, summary)
+        finally:
+            if had:
+                self._record_forward_stack_traces_only = saved
+            else:
+                del self._record_forward_stack_traces_only
+
+    TracerBase._filter_traceback_frames = keep_helpers
+    try:
+        yield
+    finally:
+        TracerBase._filter_traceback_frames = original
+
+
+def batch_dynamic(model, args: tuple, kwargs: dict):
+    """Inputs traced with a batch of 2 (torch.export specializes sizes 0 and 1)
+    and torch.export's `dynamic_shapes` making dim 0 the one batch for every
+    tensor whose dim 0 is the first tensor's (the others, e.g. a scale of
+    shape [4], stay static): keyed by `forward`'s parameters, `*args` and
+    nested inputs included (a spec mirrors its input's structure)."""
+    import inspect
+
+    import torch
+    from torch.utils import _pytree as pytree
+
+    leaves = pytree.tree_leaves((args, kwargs))
+    tensors = [a for a in leaves if isinstance(a, torch.Tensor)]
+    if not tensors or tensors[0].dim() < 1:
+        raise ValueError("dynamic_batch=True needs tensor example inputs with a leading (batch) dimension")
+    batch = torch.export.Dim("batch", min=1, max=1 << 20)
+    size = tensors[0].shape[0]
+
+    def batched(a) -> bool:
+        return isinstance(a, torch.Tensor) and a.dim() >= 1 and a.shape[0] == size
+
+    def two(a):
+        return torch.cat([a[:1], a[:1]]) if batched(a) and size < 2 else a
+
+    def spec(a):
+        return {0: batch} if batched(a) else None
+
+    try:
+        bound = inspect.signature(model.forward).bind(*args, **kwargs)
+    except TypeError as e:
+        raise ValueError(f"example inputs do not match {type(model).__name__}.forward: {e}") from None
+    shapes = {}
+    for name, value in bound.arguments.items():
+        kind = bound.signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            shapes[name] = tuple(pytree.tree_map(spec, v) for v in value)
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            shapes[name] = {k: pytree.tree_map(spec, v) for k, v in value.items()}
+        else:
+            shapes[name] = pytree.tree_map(spec, value)
+    args, kwargs = pytree.tree_map(two, (args, kwargs))
+    return args, kwargs, shapes
 
 
 class ExportError(RuntimeError):

@@ -5,6 +5,7 @@ refusals, and `lower_exported_program`, which walks an fx graph."""
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from hybridize.errors import FrontendError
 from hybridize.ir.elementwise import CastOp
-from hybridize.ir.module import name_hint
+from hybridize.ir.module import name_hint, verify_with_locations
 from hybridize.ir.structure import ConstantOp
 from hybridize.ir.types import DYNAMIC, element_from_numpy, numpy_dtype, tensor_type
 
@@ -34,15 +35,20 @@ class Lowering:
         self.builder = builder
         self.values: dict[str, Any] = {}
         self.node = None  # the fx node being lowered: verifier errors name its source line
+        self.location = None
+        """The location given to every op emitted (the fx node being lowered)."""
 
     def emit(self, op: Operation) -> SSAValue:
         """Insert `op` after checking it: an op its own verifier rejects is an
-        error naming the op, the ATen op and the user's source line."""
+        error naming the op, the ATen op and the user's source line. The op
+        gets the node's source location."""
         try:
             op.verify()
         except VerifyException as e:
             where = f"{self.node.target} at {source_line(self.node)}" if self.node is not None else "the graph"
             raise FrontendError(f"{e} (lowering {where})") from None
+        if self.location is not None:
+            op.location = self.location
         self.builder.insert(op)
         return op.results[0]
 
@@ -311,15 +317,85 @@ def check_folded(node, conv) -> None:
             )
 
 
-def source_line(node) -> str:
-    """`file.py:12 in forward: x = self.fc(x)` from the node's stack trace."""
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<fn>\S+)\n(?P<code>[^\n]*)')
+
+
+def user_frame(node) -> tuple[str, int, str, str] | None:
+    """(file, line, function, code) of the innermost frame of the node's
+    stack trace that is the user's code: not torch, not hybridize, and of
+    transformers only its `models/*/modeling_*.py` files (a model's own
+    code; its mask and attention utilities are library internals)."""
     trace = node.meta.get("stack_trace") or ""
-    lines = [l.strip() for l in trace.strip().splitlines() if l.strip()]
-    where = next((l for l in reversed(lines) if l.startswith("File ")), None)
-    code = lines[-1] if lines and not lines[-1].startswith("File ") else ""
-    if where is None:
-        return "(no source location recorded)"
-    return f"{where}{': ' + code if code else ''}"
+    frames = [(m["file"], int(m["line"]), m["fn"], m["code"].strip()) for m in _FRAME.finditer(trace)]
+    for frame in reversed(frames):
+        if not is_library_file(frame[0]):
+            return frame
+    return None
+
+
+def is_library_file(path: str) -> bool:
+    """Files whose lines never name the user's layer: torch's, hybridize's,
+    transformers' outside `models/*/modeling_*.py`, generated code."""
+    p = path.replace("\\", "/")
+    if p.startswith("<"):  # <string>, <frozen ...>
+        return True
+    for package in ("torch", "functorch", "hybridize", "transformers"):
+        root = _package_dir(package)
+        if (root and p.startswith(root)) or f"site-packages/{package}/" in p:
+            if package == "transformers":
+                return re.search(r"/transformers/models/[^/]+/modeling_[^/]+\.py$", p) is None
+            return True
+    return False
+
+
+_PACKAGE_DIRS: dict[str, str | None] = {}
+
+
+def _package_dir(package: str) -> str | None:
+    if package not in _PACKAGE_DIRS:
+        import importlib.util
+        import os
+
+        spec = importlib.util.find_spec(package)
+        origin = spec.origin if spec is not None else None
+        _PACKAGE_DIRS[package] = os.path.dirname(origin).replace("\\", "/") + "/" if origin else None
+    return _PACKAGE_DIRS[package]
+
+
+def layer_name(node) -> str | None:
+    """The qualified name of the innermost module the node ran in (`h.0.attn`)."""
+    stack = node.meta.get("nn_module_stack") or {}
+    names = [fqn for fqn, _ in stack.values() if fqn]
+    return names[-1] if names else None
+
+
+def source_location(node):
+    """The node's location attribute: the user's file:line:col inside the
+    layer's name (see `hybridize.ir.locations`); unknown if torch recorded neither."""
+    import linecache
+
+    from xdsl.dialects.builtin import UnknownLoc
+
+    from hybridize.ir.locations import name_location
+    from hybridize.ir.locations import source_location as file_location
+
+    frame, layer = user_frame(node), layer_name(node)
+    if frame is not None:
+        text = linecache.getline(frame[0], frame[1])
+        col = len(text) - len(text.lstrip()) + 1 if text.strip() else 0
+        return file_location(frame[0], frame[1], col, layer)
+    return name_location(layer) if layer else UnknownLoc()
+
+
+def source_line(node) -> str:
+    """`file.py:12 in forward: x = self.fc(x)` from the node's stack trace:
+    the innermost frame in the user's code (`user_frame`), else the layer."""
+    frame = user_frame(node)
+    layer = layer_name(node)
+    if frame is None:
+        return f"layer {layer} (no user source line recorded)" if layer else "(no source location recorded)"
+    file, line, fn, code = frame
+    return f'File "{file}", line {line}, in {fn}{": " + code if code else ""}' + (f" (layer {layer})" if layer else "")
 
 
 def torch_dtype_to_numpy(dtype) -> np.dtype:
@@ -349,9 +425,55 @@ def sym_value(node) -> int | DynamicSize:
     return DynamicSize(source_line(node))
 
 
+def tree_spec(spec, leaf_values: list | None = None) -> Any:
+    """A torch pytree `TreeSpec` as a structure spec (`hybridize.backends.structure`).
+    `leaf_values`, when given, are the leaves in order: the ones that are not
+    tensors (None, numbers) become `{"const": ...}`."""
+    from hybridize.backends.structure import remember_class
+
+    it = iter(leaf_values) if leaf_values is not None else None
+
+    def conv(s):
+        if s.is_leaf():
+            if it is not None:
+                v = next(it)
+                if not isinstance(v, SSAValue):
+                    if v is None or isinstance(v, bool | int | float | str):
+                        return {"const": v}
+                    raise UnsupportedOpError(f"the model returns a {type(v).__name__}, which is not a tensor")
+            return "*"
+        kids = [conv(c) for c in (s.children() if hasattr(s, "children") else s.children_specs)]
+        t, ctx = s.type, s.context
+        if t is tuple:
+            return {"tuple": kids}
+        if t is list:
+            return {"list": kids}
+        if t is dict or (isinstance(ctx, list) and t.__name__ in ("OrderedDict", "defaultdict")):
+            return {"dict": [[k if isinstance(k, int) else str(k), c] for k, c in zip(ctx, kids)]}
+        if t is type(None):
+            return {"const": None}
+        if isinstance(ctx, type) and issubclass(ctx, tuple) and hasattr(ctx, "_fields"):
+            return {"namedtuple": ctx.__name__, "fields": list(ctx._fields), "items": kids}
+        if isinstance(ctx, list | tuple) and all(isinstance(k, str) for k in ctx) and len(ctx) == len(kids):
+            return {"class": remember_class(t), "keys": list(ctx), "items": kids}
+        if isinstance(t, type) and issubclass(t, tuple):
+            return {"tuple": kids}
+        raise UnsupportedOpError(f"inputs or outputs of type {getattr(t, '__name__', t)} are not supported")
+
+    return conv(spec)
+
+
 def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
-    """Lower a `torch.export.ExportedProgram` to a module with `@forward`."""
+    """Lower a `torch.export.ExportedProgram` to a module with `@forward`.
+    Its `hy.structure` attribute records how the inputs and outputs nest
+    (`tree_spec`)."""
+    import json
+
     import torch
+    from xdsl.dialects.builtin import StringAttr
+
+    from hybridize.backends.structure import STRUCTURE
+    from hybridize.ir.locations import name_location
 
     graph = ep.graph_module.graph
     specs = {s.arg.name: s for s in ep.graph_signature.input_specs}
@@ -383,12 +505,14 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
             if spec.kind.name == "USER_INPUT":
                 continue
             tensor = state[spec.target]
+            lo.location = name_location(spec.target)
             array = tensor.detach().cpu().numpy() if isinstance(tensor, torch.Tensor) else np.asarray(tensor)
             v = lo.constant(array.astype(torch_dtype_to_numpy(tensor.dtype), copy=False))
             v.name_hint = name_hint(spec.target)
             lo.values[node.name] = v
         elif node.op == "call_function":
             target = str(node.target)
+            lo.location = source_location(node)
             if node.target is operator.getitem:
                 seq = value_of(node.args[0])
                 lo.values[node.name] = seq[node.args[1]]
@@ -423,12 +547,21 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
         elif node.op == "output":
             outs = node.args[0]
             outputs = [value_of(o) for o in (outs if isinstance(outs, list | tuple) else [outs])]
+            in_spec, out_spec = ep.call_spec.in_spec, ep.call_spec.out_spec
+            structure = {
+                # non-tensor inputs are baked in by torch.export: then the call stays flat
+                "inputs": tree_spec(in_spec) if in_spec.num_leaves == len(user_inputs) else None,
+                "outputs": tree_spec(out_spec, outputs),
+            }
+            outputs = [o for o in outputs if isinstance(o, SSAValue)]
         elif node.op == "get_attr":
             raise UnsupportedOpError(f"get_attr node {node.target} (control flow or submodules) at {source_line(node)}")
     lo.builder.insert(ReturnOp(*outputs))
     func = FuncOp(name, ([a.type for a in block.args], [o.type for o in outputs]), Region(block))
+    if structure["inputs"] is not None:
+        func.attributes[STRUCTURE] = StringAttr(json.dumps(structure, separators=(",", ":")))
     module = ModuleOp([func])
-    module.verify()
+    verify_with_locations(module)
     return module
 
 

@@ -26,7 +26,7 @@ from hybridize.backends.c.kernels.sort import arg_reduce, sort
 from hybridize.backends.c.generate import Unit
 from hybridize.backends.c.loops import Tensor, elementwise, loop_nest
 from hybridize.backends.c.scalar import SCALAR, scalar_body
-from hybridize.backends.program import UnsupportedOpError
+from hybridize.backends.program import UnsupportedOpError, where
 from hybridize.ir.base import Elementwise, FusionAnchor
 from hybridize.ir.structure import FusedOp
 
@@ -52,7 +52,7 @@ def fused(op: FusedOp, args: list[Tensor], out: Tensor, unit: Unit) -> list[str]
     (anchor,) = anchors
     epi = [b for b in body if b is not anchor]
     if any(not b.has_trait(Elementwise) for b in epi) or anchor.results[0].type != result.type:
-        raise UnsupportedOpError(f"{op.name}: the C backend fuses one anchor with an elementwise epilogue")
+        raise UnsupportedOpError(f"{op.name}: the C backend fuses one anchor with an elementwise epilogue{where(op)}")
     by_arg = dict(zip(block_args, args))
     anchor_args = [by_arg[v] for v in anchor.operands]
     used = [a for a in block_args if any(a is o for b in epi for o in b.operands)]
@@ -72,7 +72,7 @@ def emit(op: Operation, args: list[Tensor], out: Tensor, unit: Unit) -> list[str
     if op.name in KERNELS:
         return KERNELS[op.name](op, args, out)
     supported = sorted([*SCALAR, *ANCHORS, *KERNELS, "hy.fused"])
-    raise UnsupportedOpError(f"the C backend has no rule for {op.name} (supported: {', '.join(supported)})")
+    raise UnsupportedOpError(f"the C backend has no rule for {op.name}{where(op)} (supported: {', '.join(supported)})")
 
 
 KERNELS: dict[str, Callable[[Operation, list[Tensor], Tensor], list[str]]] = {
