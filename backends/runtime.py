@@ -43,6 +43,7 @@ class CompiledModel:
         self.structure = structure
         """How inputs and outputs nest (`hybridize.backends.structure`), or None: flat."""
         ins, outs = (structure["inputs"], structure["outputs"]) if structure else (None, None)
+        self._fold = {int(i): g for i, g in structure["fold"].items()} if structure else {}
         # a plain call: positional tensors in, one tensor or a tuple of several out
         self._in_spec = None if ins is None or _flat_args(ins) else ins
         self._out_spec = None if outs is None or (is_flat(outs) and outs != {"tuple": ["*"]}) else outs
@@ -72,7 +73,7 @@ class CompiledModel:
         return np.asarray(a, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
 
     def __call__(self, *args, **kwargs):
-        if self._in_spec is not None or kwargs or self._out_spec is not None:
+        if self._in_spec is not None or kwargs or self._out_spec is not None or self._fold:
             return self._call_structured(args, kwargs)
         exact = self._exact
         if exact is not None and len(args) == len(exact):
@@ -95,6 +96,12 @@ class CompiledModel:
         elif kwargs:
             raise ValueError(f"unexpected keyword arguments {sorted(kwargs)}; signature: {self.signature}")
         outs = self._call_checked(args)
+        if self._fold:
+            from hybridize.backends.structure import merge_dims
+
+            listed = [outs] if self._single else list(outs)
+            listed = [merge_dims(o, self._fold[i]) if i in self._fold else o for i, o in enumerate(listed)]
+            outs = listed[0] if self._single else tuple(listed)
         if self._out_spec is None:
             return outs
         return unflatten(self._out_spec, [outs] if self._single else list(outs))

@@ -17,7 +17,10 @@ attribute of `@forward` (so it survives passes, printing and `.hyb` files):
     {"class": "module.Name", "keys": [...], "items": [spec, ...]}   a ModelOutput-like class
     {"const": value}                        a None, bool, int, float or str the model returns as is
 
-`inputs` is the spec of `(args, kwargs)`. Output classes are rebuilt only if
+`inputs` is the spec of `(args, kwargs)` (null: positional tensors). An
+optional `"fold": {"i": [n0, n1, ...]}` says result i is handed out with its
+dims merged in groups of n0, n1, ... (a size that is a multiple of the
+dynamic batch, `[?, 8, 32]` in the IR for torch's `[8*b, 32]`). Output classes are rebuilt only if
 the model of this process returned them (`remember_class`) or if they are
 transformers `ModelOutput`s; any other class comes back as a dict, with a
 warning saying so. Named tuples are rebuilt from their field names. Nothing
@@ -195,10 +198,31 @@ def parse(text: str) -> dict:
     try:
         data = json.loads(text)
         for key in ("inputs", "outputs"):
-            leaves(data[key])
+            if data[key] is not None:
+                leaves(data[key])
+        fold = data.setdefault("fold", {})
+        if not isinstance(fold, dict) or not all(
+            isinstance(k, str) and k.isdigit() and isinstance(v, list) and all(type(n) is int and n > 0 for n in v)
+            for k, v in fold.items()
+        ):
+            raise ValueError(f"fold must map result indices to group sizes, got {fold!r}")
     except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise StructureError(f"malformed {STRUCTURE} attribute: {e}") from None
     return data
+
+
+def merge_dims(array, groups: list[int]):
+    """`array` with its dims merged in consecutive groups of the given sizes."""
+    shape, at, out = array.shape, 0, []
+    if sum(groups) != len(shape):
+        raise StructureError(f"cannot merge the dims of shape {tuple(shape)} in groups {groups}")
+    for n in groups:
+        size = 1
+        for d in shape[at : at + n]:
+            size *= d
+        out.append(size)
+        at += n
+    return array.reshape(out)
 
 
 def of_module(module) -> dict | None:
@@ -216,6 +240,7 @@ __all__ = [
     "flatten",
     "is_flat",
     "leaves",
+    "merge_dims",
     "of_module",
     "parse",
     "remember_class",

@@ -67,7 +67,7 @@ def trace(
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     check_eval_mode(type(model).__name__, model.training, (type(m).__name__ for m in model.modules()), force_eval)
-    args, kwargs = tuple(example_inputs), dict(kwargs or {})
+    args, kwargs = unaliased(tuple(example_inputs), dict(kwargs or {}))
     dynamic_shapes = None
     if dynamic_batch:
         args, kwargs, dynamic_shapes = batch_dynamic(model, args, kwargs)
@@ -83,6 +83,28 @@ def trace(
     if decompose:
         ep = ep.run_decompositions(decompositions())
     return lower_exported_program(ep)
+
+
+def unaliased(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The example inputs with every tensor that shares memory with an
+    earlier one copied: torch.export merges aliased inputs into one
+    placeholder (`f(x, x)` would compile to a function of its second
+    argument only)."""
+    import torch
+    from torch.utils import _pytree as pytree
+
+    seen: set = set()
+
+    def own(a):
+        if not isinstance(a, torch.Tensor):
+            return a
+        key = (a.untyped_storage().data_ptr(), a.storage_offset()) if a.numel() else id(a)
+        if key in seen:
+            return a.clone()
+        seen.add(key)
+        return a
+
+    return pytree.tree_map(own, (args, kwargs))
 
 
 @contextmanager

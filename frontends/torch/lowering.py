@@ -344,6 +344,8 @@ def is_library_file(path: str) -> bool:
         if (root and p.startswith(root)) or f"site-packages/{package}/" in p:
             if package == "transformers":
                 return re.search(r"/transformers/models/[^/]+/modeling_[^/]+\.py$", p) is None
+            if package == "hybridize" and root and p[len(root) :].startswith("tests/"):
+                return False  # a checkout's tests are user code
             return True
     return False
 
@@ -546,19 +548,26 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
             lo.values[node.name] = result
         elif node.op == "output":
             outs = node.args[0]
-            outputs = [value_of(o) for o in (outs if isinstance(outs, list | tuple) else [outs])]
+            out_nodes = list(outs) if isinstance(outs, list | tuple) else [outs]
+            outputs = [value_of(o) for o in out_nodes]
             in_spec, out_spec = ep.call_spec.in_spec, ep.call_spec.out_spec
             structure = {
                 # non-tensor inputs are baked in by torch.export: then the call stays flat
                 "inputs": tree_spec(in_spec) if in_spec.num_leaves == len(user_inputs) else None,
                 "outputs": tree_spec(out_spec, outputs),
             }
-            outputs = [o for o in outputs if isinstance(o, SSAValue)]
+            tensors = [(n, o) for n, o in zip(out_nodes, outputs) if isinstance(o, SSAValue)]
+            outputs = [o for _, o in tensors]
+            # a folded result ([?, 8, h] for torch's [8*b, h]) is handed out in torch's shape
+            fold = {str(i): [len(g) for g in dim_groups(n)] for i, (n, _) in enumerate(tensors)
+                    if isinstance(n, torch.fx.Node) and is_folded(n)}  # fmt: skip
+            if fold:
+                structure["fold"] = fold
         elif node.op == "get_attr":
             raise UnsupportedOpError(f"get_attr node {node.target} (control flow or submodules) at {source_line(node)}")
     lo.builder.insert(ReturnOp(*outputs))
     func = FuncOp(name, ([a.type for a in block.args], [o.type for o in outputs]), Region(block))
-    if structure["inputs"] is not None:
+    if structure["inputs"] is not None or "fold" in structure:
         func.attributes[STRUCTURE] = StringAttr(json.dumps(structure, separators=(",", ":")))
     module = ModuleOp([func])
     verify_with_locations(module)
