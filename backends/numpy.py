@@ -34,6 +34,7 @@ from xdsl.ir import Operation
 from hybridize.backends.dims import BATCH
 from hybridize.backends.program import Program, UnsupportedOpError, where
 from hybridize.ir.base import ViewLike
+from hybridize.ir.fusion import FusionTarget, Shape, is_loop_op
 from hybridize.ir.structure import FusedOp
 from hybridize.ir.types import DYNAMIC, numpy_dtype, shape_of
 
@@ -675,10 +676,20 @@ def rule_for(op: Operation) -> Rule:
     return rule
 
 
+def _member(op: Operation) -> str | None:
+    return None if op.name in RULES else f"no NumPy rule for {op.name}"
+
+
+FUSION = FusionTarget("numpy", frozenset(Shape), _member)
+"""The groups the NumPy backend runs: every shape (a body runs statement by statement)."""
+
+
 def emit_fused(op: FusedOp, args: list[str], out: Target, donor: int) -> list[str]:
     """The body statement by statement. An intermediate of the output's type is
     computed in the output array itself when the value held there is dead by
-    then (the donor input, when the plan reuses its bytes, counts as held)."""
+    then (the donor input, when the plan reuses its bytes, counts as held), and
+    a statement writing it there reads it at the same index only (loop ops;
+    others get a temporary when they read it)."""
     body = op.ops
     names = dict(zip(op.body.block.args, args))
     last_use: dict = {}
@@ -692,7 +703,11 @@ def emit_fused(op: FusedOp, args: list[str], out: Target, donor: int) -> list[st
         res = bop.results[0]
         if res is result:
             target = out
-        elif out.into and res.type == result.type and (held is None or last_use.get(held, -1) <= k):
+        elif (
+            out.into
+            and res.type == result.type
+            and (held is None or last_use.get(held, -1) < k or (last_use[held] == k and is_loop_op(bop)))
+        ):
             target, held = out, res
         else:
             target = Target(f"{out.name}_t{k}", False)

@@ -116,12 +116,9 @@ def verify_types(module: Operation, limits: Limits = DEFAULT_LIMITS) -> None:
 
 
 def _can_run_in_place(op: Operation) -> bool:
-    from hybridize.ir.base import Elementwise, FusionAnchor
-    from hybridize.ir.structure import FusedOp
+    from hybridize.ir.fusion import runs_in_place
 
-    if isinstance(op, FusedOp):
-        return all(b.has_trait(Elementwise) and not b.has_trait(FusionAnchor) for b in op.ops)
-    return op.has_trait(Elementwise)
+    return runs_in_place(op)
 
 
 def verify_plan(func: FuncOp, limits: Limits = DEFAULT_LIMITS) -> None:

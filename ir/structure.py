@@ -10,6 +10,8 @@ their terminator.
     }
 
 A fused op is isolated from above: every value its body reads is an operand.
+Its body is one group shape of the fusion table (`hybridize.ir.fusion`: a
+loop, injective, epilogue or reduction group) yielding one value.
 Backends run its body as one kernel (one loop nest, the epilogue applied in
 registers), NumPy runs it statement by statement into the output buffer.
 """
@@ -152,6 +154,13 @@ class FusedOp(IRDLOperation):
         for op in block.ops:
             if op is not term and not op.name.startswith("hy.") or isinstance(op, FusedOp | ConstantOp):
                 raise op_error(self, f"body may hold only computing hy ops, found {op.name}")
+        from hybridize.ir.fusion import classify
+
+        if len(term.values) != 1:
+            raise op_error(self, f"a fused region yields one value, not {len(term.values)}")
+        group = classify(self.ops, term.values[0])
+        if group.rule is not None:
+            raise op_error(self, f"body is not a fusion group [{group.rule.rule}]: {group.rule.message}")
 
 
 @irdl_op_definition

@@ -3,7 +3,8 @@
 Time runs in half steps: op k reads its operands at 2k and writes its result
 at 2k+1. A value is live from 2k+1 (its definition) to 2u+1 for its last use u,
 so an op's operands and result overlap and never share bytes, except for the
-one operand an elementwise op overwrites in place (its *donor*): the donor ends
+one operand a loop op or loop group (`runs_in_place` of the fusion table)
+overwrites in place (its *donor*): the donor ends
 at 2u, the result starts at 2u+1 and takes the same offset. A view (reshape)
 has no bytes of its own: its uses count as uses of the value it views.
 Values returned but copied at the end stay live past the last op.
@@ -17,9 +18,10 @@ import numpy as np
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 
-from hybridize.ir.base import Elementwise, FusionAnchor, ViewLike
+from hybridize.ir.base import ViewLike
+from hybridize.ir.fusion import runs_in_place
 from hybridize.ir.module import direct_outputs
-from hybridize.ir.structure import ConstantOp, FusedOp
+from hybridize.ir.structure import ConstantOp
 from hybridize.ir.types import DYNAMIC, numpy_dtype, shape_of
 
 
@@ -54,11 +56,7 @@ def nbytes(value: SSAValue, alignment: int) -> tuple[int, bool]:
     return max(alignment, -(-n // alignment) * alignment), bool(dynamic)
 
 
-def can_run_in_place(op: Operation) -> bool:
-    """Each result element depends only on operand elements at its own index."""
-    if isinstance(op, FusedOp):
-        return all(b.has_trait(Elementwise) for b in op.ops)
-    return op.has_trait(Elementwise)
+can_run_in_place = runs_in_place  # the fusion table's rule (loop ops and loop groups)
 
 
 def analyze(func: FuncOp, alignment: int = 64, inplace: bool = True) -> list[Interval]:
@@ -97,7 +95,7 @@ def analyze(func: FuncOp, alignment: int = 64, inplace: bool = True) -> list[Int
         donated: set[SSAValue] = set()
         for res, iv in intervals.items():
             op = iv.op
-            if not can_run_in_place(op) or (isinstance(op, FusedOp) and any(b.has_trait(FusionAnchor) for b in op.ops)):
+            if not runs_in_place(op):
                 continue
             u = index[op]
             for i, v in enumerate(op.operands):

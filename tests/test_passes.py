@@ -124,7 +124,7 @@ func.func @forward(%x: tensor<4x4xf32>, %y: tensor<4xf32>) -> tensor<4x4xf32> {
     assert len(top_level_ops(run_pipeline(parse_module(text), "fuse{max-ops=2}"))) == 2
 
 
-def test_fuse_leaves_shared_values_outside():
+def test_fuse_duplicates_a_cheap_shared_producer_else_leaves_it_outside():
     text = """
 func.func @forward(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
   %0 = hy.relu %x : tensor<4xf32>
@@ -132,8 +132,10 @@ func.func @forward(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
   %2 = hy.mul %0, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
   func.return %1, %2 : tensor<4xf32>, tensor<4xf32>
 }"""
-    m = run_pipeline(parse_module(text), "fuse")
+    m = run_pipeline(parse_module(text), "fuse{duplicate=false}")
     assert [op.name for op in top_level_ops(m)] == ["hy.relu", "hy.add", "hy.mul"]
+    m = run_pipeline(parse_module(text), "fuse")  # relu is recomputed in both kernels
+    assert [[b.name for b in op.ops] for op in top_level_ops(m)] == [["hy.relu", "hy.add"], ["hy.relu", "hy.mul"]]
 
 
 CHAIN = """

@@ -129,6 +129,11 @@ class OptTool(xDSLOptMain):
             "--force", action="store_true", help="-t c-export: write into an existing non-empty directory"
         )
         arg_parser.add_argument(
+            "--fusion-remarks",
+            action="store_true",
+            help="print on stderr, for every edge left between two kernels, the fusion rule that stopped it",
+        )
+        arg_parser.add_argument(
             "--params",
             metavar="FILE",
             help="the .params file of an MXNet -symbol.json (default: the -0000.params beside it)",
@@ -267,6 +272,16 @@ class OptTool(xDSLOptMain):
                 (svg_dir / f"{stage_slug(index, name)}.svg").write_bytes(data)
 
         run_stages(prog, self.args.passes, on_stage)
+
+    def output_resulting_program(self, prog: ModuleOp) -> str:
+        if self.args.fusion_remarks:
+            from hybridize.passes import parse_pipeline
+            from hybridize.passes.fuse import Fuse, fusion_remarks
+
+            fuse = next((p for p in parse_pipeline(self.args.passes) if isinstance(p, Fuse)), Fuse())
+            for remark in fusion_remarks(prog, fuse.target, fuse.max_ops):
+                print(remark, file=sys.stderr)
+        return super().output_resulting_program(prog)
 
     def setup_pipeline(self):
         from hybridize.passes import PipelineError, parse_pipeline

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from xdsl.ir import Operation
 
 from hybridize.backends.c.epilogue import FusedEpilogue
+from hybridize.backends.c.fused import fused
 from hybridize.backends.c.kernels.attention import attention as library_attention
 from hybridize.backends.c.kernels.conv import conv2d
 from hybridize.backends.c.kernels.gemm import linear, matmul
@@ -24,10 +25,9 @@ from hybridize.backends.c.kernels.resize import resize
 from hybridize.backends.c.kernels.shape import concat, cumsum, gather, iota, pad, reshape, strided_slice, take, transpose
 from hybridize.backends.c.kernels.sort import arg_reduce, sort
 from hybridize.backends.c.generate import Unit
-from hybridize.backends.c.loops import Tensor, elementwise, loop_nest
-from hybridize.backends.c.scalar import SCALAR, scalar_body
+from hybridize.backends.c.loops import Tensor, elementwise
+from hybridize.backends.c.scalar import SCALAR
 from hybridize.backends.program import UnsupportedOpError, where
-from hybridize.ir.base import Elementwise, FusionAnchor
 from hybridize.ir.structure import FusedOp
 
 Anchor = Callable[[Operation, list[Tensor], Tensor, FusedEpilogue, Unit], list[str]]
@@ -39,26 +39,6 @@ ANCHORS: dict[str, Anchor] = {
     "hy.conv2d": conv2d,
 }
 """Fusion anchors: kernels that take the fused elementwise epilogue."""
-
-
-def fused(op: FusedOp, args: list[Tensor], out: Tensor, unit: Unit) -> list[str]:
-    body = op.ops
-    (result,) = op.yielded.values
-    anchors = [b for b in body if b.has_trait(FusionAnchor)]
-    block_args = list(op.body.block.args)
-    header = [f"/* {op.name}: {', '.join(b.name for b in body)} */"]
-    if not anchors:
-        return header + loop_nest(out, args, scalar_body(body, block_args, result, out.ctype))
-    (anchor,) = anchors
-    epi = [b for b in body if b is not anchor]
-    if any(not b.has_trait(Elementwise) for b in epi) or anchor.results[0].type != result.type:
-        raise UnsupportedOpError(f"{op.name}: the C backend fuses one anchor with an elementwise epilogue{where(op)}")
-    by_arg = dict(zip(block_args, args))
-    anchor_args = [by_arg[v] for v in anchor.operands]
-    used = [a for a in block_args if any(a is o for b in epi for o in b.operands)]
-    # epilogue ops that precede the anchor do not read it; all run per element
-    epilogue = FusedEpilogue(out, epi, [by_arg[a] for a in used], used, anchor.results[0], result)
-    return header + ANCHORS[anchor.name](anchor, anchor_args, out, epilogue, unit)
 
 
 def emit(op: Operation, args: list[Tensor], out: Tensor, unit: Unit) -> list[str]:
