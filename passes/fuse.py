@@ -74,6 +74,9 @@ class Policy:
     def why_not(self, ops: list[Operation], root: SSAValue) -> Rule | None:
         if len(ops) > self.max_ops:
             return Rule("max-ops", f"the group would hold {len(ops)} ops (max-ops={self.max_ops})")
+        empty = next((op for op in ops if any(0 in shape_of(r) for r in op.results)), None)
+        if empty is not None:
+            return Rule("empty", f"{empty.name} computes an empty tensor: nothing to fuse")
         g = classify(ops, root)
         why = self.target.why_not(g)
         if why is not None:

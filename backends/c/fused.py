@@ -140,7 +140,7 @@ class IndexedLoop:
         if _paren(coord) == coord:
             return coord
         if coord not in self.memo:
-            name = f"c{len(self.stmts)}"
+            name = f"ix{len(self.stmts)}"  # not c<k>: constants are named so
             self.stmts.append(f"const long {name} = {coord};")
             self.memo[coord] = name
         return self.memo[coord]
@@ -293,9 +293,11 @@ class RowKernel:
         self.ptr = {v: f"e{i}" for i, (v, _) in enumerate(self.args)}
         self.rowvars: dict[SSAValue, str] = {}
         self.stats: dict[Operation, dict[str, str]] = {}
+        self.stored = False  # a softmax keeps its exps in the output row
         self.counter = 0
 
     def fresh(self, prefix: str) -> str:
+        """A local name; never x<k>, y<k>, v<k> or c<k> (the program's values)."""
         self.counter += 1
         return f"{prefix}{self.counter}"
 
@@ -321,10 +323,12 @@ class RowKernel:
             expr = scalar_expr(op, [self.elem(o, stmts, memo) for o in op.operands], t)
             stmts.append(f"const {t} {name} = {expr};")
         elif op.name in ("hy.softmax", "hy.log_softmax"):
-            x = self.elem(op.operands[0], stmts, memo)
             st = self.stats[op]
+            x = "" if "stored" in st else self.elem(op.operands[0], stmts, memo)
             if op.name == "hy.log_softmax":
                 stmts.append(f"const {t} {name} = ({x} - {st['m']}) - {st['ls']};")
+            elif "stored" in st:  # the sum pass left exp(x - max) in the output row
+                stmts.append(f"const {t} {name} = {self.out.ptr}[r * {self.width} + k] * {st['inv']};")
             else:
                 stmts += self.exp(f"{x} - {st['m']}", name, t)
                 stmts.append(f"{name} *= {st['inv']};")
@@ -385,23 +389,32 @@ class RowKernel:
             lines += self.row_pass(x, m, "{acc} = {x} > {acc} ? {x} : {acc}", "max")
             stmts: list[str] = []
             xe = self.elem(x, stmts, {})
-            e = self.fresh("x")
+            e = self.fresh("ex")
+            # the output row holds one softmax's exps until the last pass scales them (no second exp)
+            store = (
+                op.name == "hy.softmax"
+                and not self.stored
+                and op.results[0].type == self.root.type
+                and not self.is_row(self.root)
+            )
             lines += [
                 f"#pragma omp simd reduction(+:{s})",
                 f"for (long k = 0; k < {self.width}; ++k) {{",
                 *stmts,
                 *self.exp(f"{xe} - {m}", e, t),
                 f"{s} += {e};",
+                *([f"{self.out.ptr}[r * {self.width} + k] = {e};"] if store else []),
                 "}",
             ]
+            self.stored = self.stored or store
             if op.name == "hy.log_softmax":
                 ls = self.fresh("l")
                 lines.append(f"const {t} {ls} = log({s});")
                 self.stats[op] = {"m": m, "ls": ls}
             else:
-                inv = self.fresh("v")
+                inv = self.fresh("inv")
                 lines.append(f"const {t} {inv} = 1 / {s};")
-                self.stats[op] = {"m": m, "inv": inv}
+                self.stats[op] = {"m": m, "inv": inv, **({"stored": "1"} if store else {})}
             return
         if op.name == "hy.layer_norm":
             s, v = self.fresh("s"), self.fresh("q")
