@@ -24,7 +24,7 @@ The package, by concern:
 from __future__ import annotations
 
 # The families register their converters on import.
-from hybridize.frontends.torch import elementwise, linalg, nn, shape, sort  # noqa: F401
+from hybridize.frontends.torch import convolution, elementwise, layout, linalg, nn, numeric, reductions, shape, sort  # noqa: F401
 from hybridize.frontends.torch.export import (
     TRAINING_SENSITIVE,
     ExportError,

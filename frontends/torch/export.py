@@ -8,8 +8,7 @@ from contextlib import contextmanager
 
 from xdsl.dialects.builtin import ModuleOp
 
-from hybridize.frontends.torch.lowering import lower_exported_program
-from hybridize.frontends.torch.nn import decompositions
+from hybridize.frontends.torch.decompose import lower_program
 
 
 TRAINING_SENSITIVE = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
@@ -47,8 +46,10 @@ def trace(
 ) -> ModuleOp:
     """Export `model` with `torch.export` (in eval mode) and lower it.
 
-    `decompose=True` lowers the core-ATen graph (`run_decompositions()`;
-    scaled dot-product attention stays whole, see `decompositions`).
+    Ops with no converter are decomposed to Core ATen on their own (see
+    `decompose.lower_program`); `decompose=True` lowers the whole core-ATen
+    graph instead (`run_decompositions()`; scaled dot-product attention
+    stays whole, see `decompositions`).
     `dynamic_batch=True` keeps the leading dimension of every input symbolic,
     so the IR reads `tensor<?x...>` and one build serves any batch size.
     Data-dependent control flow is refused with the user's file and line.
@@ -80,9 +81,7 @@ def trace(
         raise _explain_export_failure(e) from e
     finally:
         model.train(was_training)
-    if decompose:
-        ep = ep.run_decompositions(decompositions())
-    return lower_exported_program(ep)
+    return lower_program(ep, decompose=decompose)
 
 
 def unaliased(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -232,7 +231,5 @@ def load_pt2(path: str, *example_inputs, **options) -> ModuleOp:
         ep = torch.export.load(path)
     except Exception as e:
         raise ValueError(f"{path}: not a readable torch.export archive ({type(e).__name__}: {e})") from None
-    if options.get("decompose"):
-        ep = ep.run_decompositions(decompositions())
-    return lower_exported_program(ep)
+    return lower_program(ep, decompose=bool(options.get("decompose")))
 

@@ -138,7 +138,9 @@ def bind(node, args: list, kwargs: dict) -> dict[str, Any]:
 
 
 def refuse(node, why: str) -> UnsupportedOpError:
-    return UnsupportedOpError(f"{node.target}: {why} (at {source_line(node)})")
+    error = UnsupportedOpError(f"{node.target}: {why} (at {source_line(node)})")
+    error.op = str(node.target)  # the decomposition fallback decomposes it and retries
+    return error
 
 
 class Unavailable:
