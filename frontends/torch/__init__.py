@@ -8,23 +8,37 @@
 
 Parameters, buffers and lifted constants become `hy.constant`s. Each ATen op
 maps through `CONVERTERS` (source op -> function building `hy` ops); an op
-with no entry raises `UnsupportedOpError` naming the op, the user's source
-line and the list of supported ops. Both the default (training-dialect) export
+with no entry is first decomposed by torch (`decompose.py`); one still
+unmapped raises `UnsupportedOpError` naming the op, the user's source line
+and the reason. Both the default (training-dialect) export
 and the core-ATen graph after `run_decompositions()` are accepted.
 
 The package, by concern:
 
 - `lowering.py`: the `Lowering` state, the `CONVERTERS` table, argument
   binding and refusals, `lower_exported_program` (the fx-graph walker);
-- `elementwise.py`, `linalg.py`, `shape.py`, `nn.py`, `sort.py`: converter families, each
+- `elementwise.py`, `linalg.py`, `shape.py`, `nn.py`, `sort.py`, `numeric.py`,
+  `reductions.py`, `layout.py`: converter families, each
   filling `CONVERTERS` with the ATen ops it maps;
+- `decompose.py`: ops with no converter decomposed to Core ATen, then lowered;
+- `core_aten.py`: how every Core ATen op is covered (converted, decomposed,
+  refused with a reason); `python -m hybridize.frontends.torch.core_aten`;
 - `export.py`: `trace` (torch.export in eval mode), `.pt2` archives.
 """
 
 from __future__ import annotations
 
 # The families register their converters on import.
-from hybridize.frontends.torch import convolution, elementwise, layout, linalg, nn, numeric, reductions, shape, sort  # noqa: F401
+from hybridize.frontends.torch import (  # noqa: F401
+    elementwise,
+    layout,
+    linalg,
+    nn,
+    numeric,
+    reductions,
+    shape,
+    sort,
+)
 from hybridize.frontends.torch.export import (
     TRAINING_SENSITIVE,
     ExportError,

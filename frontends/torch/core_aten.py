@@ -56,7 +56,6 @@ REFUSED: dict[str, str] = {
     "aten.scatter_add.default": "scatters to positions held in an index tensor (no scatter op in the dialect)",
     "aten.scatter_reduce.two": "scatters to positions held in an index tensor (no scatter op in the dialect)",
     "aten.grid_sampler_2d.default": "samples at coordinates held in a tensor (no sampling op in the dialect)",
-    "aten._embedding_bag.default": "bags are given by an offsets tensor (data-dependent segments)",
     "aten.col2im.default": "fold (col2im) overlaps-and-adds patches: a scatter-add, no dialect op",
     # 3-D
     "aten._adaptive_avg_pool3d.default": "3-D (volumetric) pooling: the dialect pools over 2-D windows",

@@ -15,7 +15,8 @@ The rounds, until the graph lowers or nothing is left to decompose:
    core table minus every op that has a converter (`fallback_table`): ops
    we convert stay whole (attention, layer norm, linear, ...), everything
    else becomes Core ATen, functionalized.
-3. Lower. A converter that refuses its arguments (`pad` in reflect mode,
+3. Refuse an op still unmapped (naming it, the user's line and the reason
+   from `core_aten.REFUSED`), else lower. A converter that refuses its arguments (`pad` in reflect mode,
    ...) and whose op torch can decompose gets that op decomposed too, and
    the lowering is retried; otherwise the refusal stands.
 
@@ -30,7 +31,7 @@ import operator
 
 from xdsl.dialects.builtin import ModuleOp
 
-from hybridize.frontends.torch.lowering import CONVERTERS, UnsupportedOpError, lower_exported_program
+from hybridize.frontends.torch.lowering import CONVERTERS, UnsupportedOpError, lower_exported_program, source_line
 
 IGNORED = {"aten._assert_tensor_metadata.default"}
 """Call targets the walker skips (no effect on values)."""
@@ -52,6 +53,7 @@ def lower_program(ep, *, decompose: bool = False, name: str = "forward") -> Modu
         if done != also and (needs_decomposition(graph) or also & set(_targets(graph))):
             ep = ep.run_decompositions(fallback_table(also))
             done = set(also)
+        _refuse_unmapped(ep.graph_module.graph)
         try:
             return lower_exported_program(ep, name)
         except UnsupportedOpError as e:
@@ -60,6 +62,23 @@ def lower_program(ep, *, decompose: bool = False, name: str = "forward") -> Modu
                 raise
             also.add(op)
     return lower_exported_program(ep, name)
+
+
+def _refuse_unmapped(graph) -> None:
+    """Raise for the first op (in graph order) still without a converter after
+    decomposition: its name, the user's line and why."""
+    from hybridize.frontends.torch.core_aten import REFUSED
+
+    unmapped = set(unmapped_ops(graph))
+    for node in graph.nodes:
+        op = str(node.target)
+        if node.op == "call_function" and op in unmapped:
+            why = REFUSED.get(op, "hybridize has no converter for it and torch no decomposition")
+            raise UnsupportedOpError(
+                f"unsupported op {op} at {source_line(node)}: {why}. Supported: "
+                f"hybridize.frontends.torch.supported_ops() ({len(CONVERTERS)} ops); Core ATen coverage: "
+                "python -m hybridize.frontends.torch.core_aten -v"
+            )
 
 
 def _targets(graph) -> list[str]:

@@ -5,6 +5,7 @@ tensors, symbolic sizes and strides, views that name another tensor's shape.
 
     torch.flip(x, [1])   ->  %i = hy.constant dense<[3, 2, 1, 0]> ; hy.take %x, %i axis 1
 
+Embedding bags with constant offsets are sums, means or maxima of rows.
 Positions that depend on tensor values (scatter by an index tensor) are
 refused; masks are fine, they select with `hy.where`.
 """
@@ -18,6 +19,7 @@ from hybridize.frontends.torch.elementwise import _binary
 from hybridize.frontends.torch.lowering import (
     CONVERTERS,
     Lowering,
+    Unavailable,
     bind,
     dim_index,
     node_dtype,
@@ -28,8 +30,10 @@ from hybridize.frontends.torch.lowering import (
 )
 from hybridize.frontends.torch.shape import _sym_size, _view, slice_along
 from hybridize.ir.base import constant_value
-from hybridize.ir.elementwise import AddOp, CastOp, MaximumOp, MinimumOp, SubOp, WhereOp
+from hybridize.ir.elementwise import AddOp, CastOp, MaximumOp, MinimumOp, MulOp, NeOp, SubOp, WhereOp
 from hybridize.ir.indexing import CumsumOp, TakeOp
+from hybridize.ir.linalg import MatmulOp
+from hybridize.ir.reduce import ReduceMaxOp
 from hybridize.ir.shape import BroadcastOp, ConcatOp, ReshapeOp, TransposeOp
 from hybridize.ir.types import DYNAMIC, element_from_numpy, numpy_dtype, shape_of
 
@@ -208,8 +212,54 @@ def _native_dropout(lo: Lowering, node, args, kwargs):
     return x, lo.constant(np.ones(static_shape(node, "native_dropout"), BOOL))
 
 
+def _embedding_bag(lo: Lowering, node, args, kwargs):
+    """Sums, means or maxima of bags of embedding rows, the bags given by a
+    constant offsets tensor (nn.EmbeddingBag over a 2-D input makes it an
+    arange): rows = weight[indices]; sum and mean are one matmul by a
+    constant [bags, rows] matrix, max reduces each bag (an empty bag is 0).
+    A padding_idx row counts for nothing (sum only)."""
+    p = bind(node, args, kwargs)
+    weight, indices, offsets, mode = p["weight"], p["indices"], p["offsets"], int(p["mode"])
+    per_sample, pad = p["per_sample_weights"], p.get("padding_idx")
+    starts = constant_value(offsets) if isinstance(offsets, SSAValue) else None
+    if starts is None or len(shape_of(indices)) != 1:
+        raise refuse(node, "bags need a constant offsets tensor and 1-D indices (bags computed at run time are data)")
+    count = _static(node, indices, "embedding_bag")[0]
+    starts = [int(v) for v in starts.reshape(-1)]
+    bounds = starts if p["include_last_offset"] else [*starts, count]
+    bags = list(zip(bounds[:-1], bounds[1:]))
+    rows = lo.emit(TakeOp(weight, indices, 0))
+    dtype = numpy_dtype(weight)
+    if per_sample is not None:
+        rows = lo.emit(MulOp(rows, lo.emit(ReshapeOp(per_sample, [count, 1]))))
+    if pad is not None and pad >= 0:
+        if mode != 0:
+            raise refuse(node, "padding_idx is supported with mode='sum' only")
+        keep = lo.emit(CastOp(lo.emit(NeOp(indices, operand(lo, pad, numpy_dtype(indices)))), element_from_numpy(dtype)))
+        rows = lo.emit(MulOp(rows, lo.emit(ReshapeOp(keep, [count, 1]))))
+    stats = (Unavailable(node, "offset2bag"), Unavailable(node, "bag size"), Unavailable(node, "max indices"))
+    if mode in (0, 1):
+        weights = np.zeros((len(bags), count), dtype)
+        for b, (start, end) in enumerate(bags):
+            if end > start:
+                weights[b, start:end] = 1.0 if mode == 0 else 1.0 / (end - start)
+        return lo.emit(MatmulOp(lo.constant(weights), rows)), *stats
+    if mode != 2 or per_sample is not None:
+        raise refuse(node, f"mode {mode} with these arguments is not supported")
+    width = shape_of(weight)[1]
+    pooled = [
+        lo.emit(ReduceMaxOp(slice_along(lo, rows, 0, start, end - start), [0], keepdim=True))
+        if end > start else lo.constant(np.zeros((1, width), dtype))
+        for start, end in bags
+    ]
+    return (lo.emit(ConcatOp(pooled, 0)) if len(pooled) > 1 else pooled[0]), *stats
+
+
 CONVERTERS.update(
     {
+        "aten._embedding_bag.default": _embedding_bag,
+        "aten.embedding_bag.padding_idx": _embedding_bag,
+        "aten.embedding_bag.default": _embedding_bag,
         "aten.diagonal.default": _diagonal,
         "aten.flip.default": _flip,
         "aten.slice_scatter.default": _slice_scatter,
