@@ -28,6 +28,17 @@ def test_supported_ops_come_from_the_converter_table():
     assert supported_ops() == sorted(CONVERTERS)
 
 
+def test_every_converter_names_a_real_aten_op():
+    missing = []
+    for name in CONVERTERS:
+        if not name.startswith("aten."):
+            continue
+        _, packet, overload = name.split(".")
+        if not hasattr(getattr(torch.ops.aten, packet, None), overload):
+            missing.append(name)
+    assert not missing
+
+
 def test_coverage_is_printed(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
@@ -312,3 +323,18 @@ def test_a_refusing_converter_lets_torch_decompose_its_op():
 
 def test_decomposition_checked_ops_are_the_decomposed_ones():
     assert set(DECOMPOSITION_CHECKED) <= set(coverage().decomposed)
+
+
+def test_inplace_ops_nobody_else_sees_lower_without_functionalization():
+    from hybridize.frontends.torch.decompose import needs_decomposition, observable_mutations
+
+    def fresh(x):
+        y = x * 2
+        y.div_(3).clamp_(min=0.1).pow_(2)
+        return y.exp_()
+
+    x = _f(3, 4)
+    assert not needs_decomposition(torch.export.export(Fn(fresh), (x,)).graph_module.graph)
+    _parity(fresh, x)
+    seen = torch.export.export(Fn(_inplace), (x[:2],)).graph_module.graph
+    assert [str(n.target) for n in observable_mutations(seen)] == ["aten.div_.Tensor", "aten.sub_.Tensor"]

@@ -20,6 +20,7 @@ The package, by concern:
 - `elementwise.py`, `linalg.py`, `shape.py`, `nn.py`, `sort.py`, `numeric.py`,
   `reductions.py`, `layout.py`: converter families, each
   filling `CONVERTERS` with the ATen ops it maps;
+- `inplace.py`: in-place ops (`div_`, ...) by their functional converters;
 - `decompose.py`: ops with no converter decomposed to Core ATen, then lowered;
 - `core_aten.py`: how every Core ATen op is covered (converted, decomposed,
   refused with a reason); `python -m hybridize.frontends.torch.core_aten`;
@@ -39,6 +40,7 @@ from hybridize.frontends.torch import (  # noqa: F401
     shape,
     sort,
 )
+from hybridize.frontends.torch import inplace  # noqa: F401  (last: it reuses the families' converters)
 from hybridize.frontends.torch.export import (
     TRAINING_SENSITIVE,
     ExportError,

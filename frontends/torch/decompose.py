@@ -15,10 +15,11 @@ The rounds, until the graph lowers or nothing is left to decompose:
    core table minus every op that has a converter (`fallback_table`): ops
    we convert stay whole (attention, layer norm, linear, ...), everything
    else becomes Core ATen, functionalized.
-3. Refuse an op still unmapped (naming it, the user's line and the reason
-   from `core_aten.REFUSED`), else lower. A converter that refuses its arguments (`pad` in reflect mode,
-   ...) and whose op torch can decompose gets that op decomposed too, and
-   the lowering is retried; otherwise the refusal stands.
+3. Lower; an op still unmapped is refused naming it, the user's line and
+   the reason from `core_aten.REFUSED`. A converter that refuses its
+   arguments (`pad` in reflect mode, ...) and whose op torch can decompose
+   gets that op decomposed too, and the lowering is retried; if that fails
+   as well, the first refusal is what the user sees.
 
 Decomposed nodes keep their `stack_trace`, so errors still name the user's
 line. `decompose=True` (the whole graph to Core ATen, scaled dot-product
@@ -47,29 +48,41 @@ def lower_program(ep, *, decompose: bool = False, name: str = "forward") -> Modu
 
         ep = ep.run_decompositions(decompositions())
     also: set[str] = set()  # ops with a converter that refused; decomposed from now on
+    first_refusal = None  # what the user is told if decomposing the refused ops does not help either
     done = None  # the `also` of the last decomposition: one run decomposes all it can
     for _ in range(MAX_ROUNDS):
         graph = ep.graph_module.graph
-        if done != also and (needs_decomposition(graph) or also & set(_targets(graph))):
-            ep = ep.run_decompositions(fallback_table(also))
-            done = set(also)
-        _refuse_unmapped(ep.graph_module.graph)
         try:
-            return lower_exported_program(ep, name)
+            if done != also and (needs_decomposition(graph) or also & set(_targets(graph))):
+                ep = ep.run_decompositions(fallback_table(also))
+                done = set(also)
+            return _lower(ep, name)
         except UnsupportedOpError as e:
             op = getattr(e, "op", None)
             if op is None or op in also or not _decomposable(ep, op):
+                if first_refusal is not None:
+                    raise first_refusal from e
                 raise
+            first_refusal = first_refusal or e
             also.add(op)
-    return lower_exported_program(ep, name)
+    raise first_refusal
+
+
+def _lower(ep, name: str) -> ModuleOp:
+    try:
+        return lower_exported_program(ep, name)
+    except UnsupportedOpError as e:
+        if getattr(e, "op", None) is None:  # the walker met an op with no converter: say why
+            _refuse_unmapped(ep.graph_module.graph)
+        raise
 
 
 def _refuse_unmapped(graph) -> None:
-    """Raise for the first op (in graph order) still without a converter after
-    decomposition: its name, the user's line and why."""
+    """Raise for the first op (in graph order) with no converter, as the
+    walker met it: its name, the user's line and why."""
     from hybridize.frontends.torch.core_aten import REFUSED
 
-    unmapped = set(unmapped_ops(graph))
+    unmapped = set(unmapped_ops(graph, aten_only=False))
     for node in graph.nodes:
         op = str(node.target)
         if node.op == "call_function" and op in unmapped:
@@ -85,10 +98,13 @@ def _targets(graph) -> list[str]:
     return [str(n.target) for n in graph.nodes if n.op == "call_function"]
 
 
-def unmapped_ops(graph) -> list[str]:
-    """The call targets of `graph` that have no converter, in graph order."""
+def unmapped_ops(graph, aten_only: bool = True) -> list[str]:
+    """The call targets of `graph` that have no converter, in graph order:
+    ATen ops (which torch may decompose), or also Python builtins on sizes."""
     seen: dict[str, None] = {}
     for node in graph.nodes:
+        if aten_only and not hasattr(node.target, "_schema"):
+            continue
         if node.op == "call_function" and node.target is not operator.getitem:
             target = str(node.target)
             if target not in CONVERTERS and target not in IGNORED:
