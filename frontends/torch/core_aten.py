@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 _BACKWARD = "a backward (training) op; hybridize compiles inference"
 _RANDOM = "a random op: compiled models are deterministic"
-_NO_OP_YET = "needs a dialect op hybridize does not have yet ({})"
 
 REFUSED: dict[str, str] = {
     # training
@@ -61,14 +60,6 @@ REFUSED: dict[str, str] = {
     "aten._adaptive_avg_pool3d.default": "3-D (volumetric) pooling: the dialect pools over 2-D windows",
     "aten.avg_pool3d.default": "3-D (volumetric) pooling: the dialect pools over 2-D windows",
     "aten.max_pool3d_with_indices.default": "3-D (volumetric) pooling: the dialect pools over 2-D windows",
-    # being added to the dialect (the refusal goes when the converter lands)
-    "aten.argmax.default": _NO_OP_YET.format("an arg-reduction"),
-    "aten.argmin.default": _NO_OP_YET.format("an arg-reduction"),
-    "aten.sort.default": _NO_OP_YET.format("sort"),
-    "aten.topk.default": _NO_OP_YET.format("topk"),
-    "aten.native_group_norm.default": _NO_OP_YET.format("group norm"),
-    "aten.upsample_bilinear2d.vec": _NO_OP_YET.format("resize"),
-    "aten.upsample_nearest2d.vec": _NO_OP_YET.format("resize"),
 }
 """Core ops hybridize refuses, with the reason (the error says it too)."""
 

@@ -1,6 +1,6 @@
 """Converters for Core ATen reductions and statistics built from `hy`
-reductions: var/std with a correction, prod, max/min along a dim, vector
-norms, pairwise distances, batch norm over the batch's own statistics.
+reductions: var/std with a correction, prod, vector norms, pairwise
+distances, batch norm in training mode (the batch's own statistics).
 
     torch.var(x, dim=1, correction=1)  ->  %m = hy.reduce_mean %x axes [1] keepdim ; %d = hy.sub %x, %m
                                            %s = hy.reduce_sum (%d * %d) axes [1] ; hy.div %s, (n - 1)
@@ -114,20 +114,6 @@ def _prod(lo: Lowering, node, args, kwargs):
     return product(lo, node, x, p["dim"] % max(len(shape_of(x)), 1), bool(p["keepdim"]))
 
 
-def _max_min_dim(op_cls) -> Converter:
-    """max.dim / min.dim: the values; the indices are refused where used."""
-
-    def convert(lo: Lowering, node, args, kwargs):
-        p = bind(node, args, kwargs)
-        x = p["self"]
-        if not shape_of(x):
-            return x, lo.constant(np.zeros((), np.int64))
-        values = lo.emit(op_cls(x, [p["dim"] % len(shape_of(x))], keepdim=bool(p["keepdim"])))
-        return values, Unavailable(node, "indices")
-
-    return convert
-
-
 def vector_norm(lo: Lowering, node, x: SSAValue, order: float, axes: list[int], keepdim: bool) -> SSAValue:
     # ||x||_p = sum(|x|^p)^(1/p); p = inf: max |x|; -inf: min |x|; 0: the count of nonzeros
     m = Math(lo, numpy_dtype(x))
@@ -221,12 +207,9 @@ CONVERTERS.update(
         "aten.std.default": _var_std(True),
         "aten.prod.default": _prod,
         "aten.prod.dim_int": _prod,
-        "aten.max.dim": _max_min_dim(ReduceMaxOp),
-        "aten.min.dim": _max_min_dim(ReduceMinOp),
         "aten.linalg_vector_norm.default": _linalg_vector_norm,
         "aten._cdist_forward.default": _cdist,
         "aten._pdist_forward.default": _pdist,
         "aten._native_batch_norm_legit.default": _batch_norm_legit,
-        "aten._native_batch_norm_legit.no_stats": _batch_norm_legit,
     }
 )
