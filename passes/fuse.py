@@ -42,6 +42,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from hybridize.ir.attributes import ARENA, BUF
+from hybridize.ir.base import ViewLike
 from hybridize.ir.fusion import (
     FusionTarget,
     Kind,
@@ -127,6 +128,8 @@ def plan_groups(block: Block, policy: Policy) -> list[tuple[list[Operation], Ope
     pinned: set[SSAValue] = set()  # read by a committed group through a duplicated member
     for root in reversed(ops):
         if root in owner or kind_of(root) == Kind.OPAQUE or len(root.results) != 1:
+            continue
+        if root.has_trait(ViewLike):  # a view costs no kernel: its producer's group ends before it
             continue
         if policy.target.why_not(classify([root], root.results[0])) is not None:
             continue
@@ -338,6 +341,8 @@ def edge_rule(producer: Operation, consumer: Operation, policy: Policy) -> Rule:
             return Rule("opaque", f"{op.name} is opaque: it runs as a kernel of its own")
     if len(producer.results) != 1:
         return Rule("results", f"{producer.name} has {len(producer.results)} results")
+    if consumer.has_trait(ViewLike):
+        return Rule("view", f"{consumer.name} is a view of its operand's bytes: it costs no kernel")
     value = producer.results[0]
     others = [u for u in _users(value) if u is not consumer]
     p_ops, _ = _body(producer)

@@ -315,3 +315,17 @@ def test_kinds_follow_tvm_order():
 def test_unknown_target_is_a_clear_error():
     with pytest.raises(Exception, match="unknown target 'gpu'"):
         run_pipeline(parse_module(SOFTMAX), "fuse{target=gpu}")
+
+
+def test_a_view_never_roots_a_group():
+    text = """
+func.func @forward(%x: tensor<4x6xf32>) -> tensor<24xf32> {
+  %0 = hy.exp %x : tensor<4x6xf32>
+  %1 = hy.relu %0 : tensor<4x6xf32>
+  %2 = hy.reshape %1 : tensor<4x6xf32> -> tensor<24xf32>
+  func.return %2 : tensor<24xf32>
+}"""
+    m = run_pipeline(parse_module(text), "fuse")
+    (fused,) = [op for op in m.walk() if op.name == "hy.fused"]
+    assert [b.name for b in fused.ops] == ["hy.exp", "hy.relu"]  # the reshape stays a free view of its result
+    assert [r.rule for r in fusion_remarks(m)] == ["view"]
