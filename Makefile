@@ -59,6 +59,14 @@ fuzz: $(VENV)
 sanitize: $(VENV)
 	$(PY) -m hybridize.tools.sanitize --out build/sanitize
 
+# The coverage sweep (issue 11, tools/coverage.py): transformers architectures
+# and plain torch layers, traced as a new user would, built on both backends and
+# compared with eager; prints the table. COVERAGE_ARGS e.g. "--category layer".
+COVERAGE_ARGS ?= --dynamic --jobs 2
+.PHONY: coverage
+coverage: $(VENV)
+	$(PY) -m hybridize.tools.coverage $(COVERAGE_ARGS) --json build/coverage.json
+
 # The speed table against eager PyTorch and ONNX Runtime (issue 7); the peers
 # install into the venv once (constraints keep its torch).
 $(VENV)/.bench: $(VENV)/.installed
