@@ -61,8 +61,8 @@ sanitize: $(VENV)
 
 # The coverage sweep (issue 11, tools/coverage.py): transformers architectures
 # and plain torch layers, traced as a new user would, built on both backends and
-# compared with eager; prints the table. COVERAGE_ARGS e.g. "--category layer".
-COVERAGE_ARGS ?= --dynamic --jobs 2
+# compared with eager; prints the table. COVERAGE_ARGS e.g. "--category layer --dynamic".
+COVERAGE_ARGS ?= --jobs 2
 .PHONY: coverage
 coverage: $(VENV)
 	$(PY) -m hybridize.tools.coverage $(COVERAGE_ARGS) --json build/coverage.json

@@ -578,6 +578,49 @@ def _attention(op: Operation, a: list[str], out: Target) -> list[str]:
     return lines
 
 
+def _recurrent(op: Operation, a: list[str], out: Target) -> list[str]:
+    """The time loop of `hy.lstm`, `hy.gru`, `hy.rnn_tanh`/`relu` in Python: the
+    input projection of all steps in one matmul, then one matmul per step."""
+    v = dict(zip(op.operands, a))
+    o, hid, gates = out.name, op.hidden_size, op.GATES
+    x, shape = v[op.input], shape_literal(shape_of(op.result))
+    steps = f"range({x}.shape[0] - 1, -1, -1)" if op.reversed else f"range({x}.shape[0])"
+    lines = [f"{o}_gi = np.matmul({x}, {v[op.w_ih]}.T)"]
+    if op.b_ih is not None:
+        lines.append(f"{o}_gi += {v[op.b_ih]}")
+    if not out.into:
+        lines.append(f"{o} = np.empty({shape}, {_dtype(op.result)})")
+    lines.append(f"{o}_h = {v[op.h0]}")
+    if op.c0 is not None:
+        lines.append(f"{o}_c = {v[op.c0]}")
+    gh = f"np.matmul({o}_h, {v[op.w_hh]}.T)" + (f" + {v[op.b_hh]}" if op.b_hh is not None else "")
+    gi = f"{o}_gi[{o}_t]"
+
+    def sig(e: str) -> str:
+        return f"1 / (1 + np.exp(-({e})))"
+
+    body = [f"{o}_g = {gi} + {gh}"] if op.name != "hy.gru" else [f"{o}_g = {gh}"]
+    if op.name == "hy.lstm":
+        i, f, g, og = (f"{o}_g[:, {k * hid}:{(k + 1) * hid}]" for k in range(4))
+        body += [f"{o}_c = {sig(f)} * {o}_c + {sig(i)} * np.tanh({g})", f"{o}_h = {sig(og)} * np.tanh({o}_c)"]
+        if op.w_hr is not None:
+            body.append(f"{o}_h = np.matmul({o}_h, {v[op.w_hr]}.T)")
+        p = op.output_size
+        body += [f"{o}[{o}_t, :, :{p}] = {o}_h", f"{o}[{o}_t, :, {p}:] = {o}_c"]
+    elif op.name == "hy.gru":
+        r, z, n = (f"[:, {k * hid}:{(k + 1) * hid}]" for k in range(3))
+        body += [
+            f"{o}_z = {sig(f'{gi}{z} + {o}_g{z}')}",
+            f"{o}_n = np.tanh({gi}{n} + {sig(f'{gi}{r} + {o}_g{r}')} * {o}_g{n})",
+            f"{o}_h = (1 - {o}_z) * {o}_n + {o}_z * {o}_h",
+            f"{o}[{o}_t] = {o}_h",
+        ]
+    else:
+        act = f"np.tanh({o}_g)" if op.name == "hy.rnn_tanh" else f"np.maximum({o}_g, 0)"
+        body += [f"{o}_h = {act}", f"{o}[{o}_t] = {o}_h"]
+    return [*lines, f"for {o}_t in {steps}:", *("    " + b for b in body)]
+
+
 RULES: dict[str, Rule] = {
     "hy.add": ufunc("np.add"),
     "hy.sub": _sub,
@@ -662,6 +705,11 @@ RULES: dict[str, Rule] = {
     "hy.reduce_min": _reduce("np.min"),
     "hy.reduce_any": _reduce("np.any"),
     "hy.attention": _attention,
+    # --- recurrent ops ---
+    "hy.lstm": _recurrent,
+    "hy.gru": _recurrent,
+    "hy.rnn_tanh": _recurrent,
+    "hy.rnn_relu": _recurrent,
 }
 
 

@@ -1,7 +1,7 @@
 """The `hy` dialect: every op and attribute of hybridize's shared IR.
 
 Adding an op: one class in the family module (elementwise, linalg, shape,
-indexing, reduce, nn, sort, structure) listed in that module's `*_OPS`, its NumPy
+indexing, reduce, nn, sort, recurrent, structure) listed in that module's `*_OPS`, its NumPy
 rule in `backends/numpy.py`, its C rule in `backends/c/`, and a round-trip
 test under `tests/filecheck/ir/`.
 """
@@ -19,6 +19,7 @@ from hybridize.ir.elementwise import ELEMENTWISE_OPS
 from hybridize.ir.indexing import INDEXING_OPS
 from hybridize.ir.linalg import LINALG_OPS
 from hybridize.ir.nn import NN_OPS
+from hybridize.ir.recurrent import RECURRENT_OPS
 from hybridize.ir.reduce import REDUCE_OPS
 from hybridize.ir.shape import SHAPE_OPS
 from hybridize.ir.sort import SORT_OPS
@@ -47,6 +48,7 @@ Hy = Dialect(
         *REDUCE_OPS,
         *NN_OPS,
         *SORT_OPS,
+        *RECURRENT_OPS,
     ],
     [BufferAttr, ArenaAttr],
     [HyConstantMaterialization()],

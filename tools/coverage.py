@@ -159,10 +159,17 @@ def run_case(name: str, dynamic: bool, decompose: bool, record: Path) -> None:
     warnings.filterwarnings("ignore")
     result: dict = {"name": name, "status": "fail", "stage": "build"}
 
-    def save():
+    times: dict = {}
+    clock = {"at": time.perf_counter(), "stage": "build"}
+
+    def save():  # called on entering result["stage"]: the time so far goes to the stage before
+        now = time.perf_counter()
+        times[clock["stage"]] = round(times.get(clock["stage"], 0) + now - clock["at"], 1)
+        clock.update(at=now, stage=result["stage"] or "dynamic")
+        result["times"] = times
         record.write_text(json.dumps(result))
 
-    save()
+    record.write_text(json.dumps(result))
     t0 = time.perf_counter()
     try:
         _stages(name, dynamic, decompose, result, save)
@@ -369,6 +376,7 @@ def main(argv=None) -> int:
     parser.add_argument("--category", action="append", help="run this category (repeatable)")
     parser.add_argument("--jobs", type=int, default=2, help="cases run at once (default 2)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per case (default 600)")
+    parser.add_argument("--table", metavar="JSON", help="print the table of a finished (or partial) --json run and exit")
     parser.add_argument("--memory-mb", type=int, default=8192, help="address-space limit per case (default 8192)")
     parser.add_argument("--dynamic", action="store_true", help="also dynamic_batch=True at batch 1 and 3")
     parser.add_argument("--decompose", action="store_true", help="trace with decompose=True")
@@ -384,18 +392,27 @@ def main(argv=None) -> int:
 
     if args.category and set(args.category) - set(CATEGORIES):
         raise SystemExit(f"coverage: categories are {', '.join(CATEGORIES)}")
+    if args.table:
+        print(format_table(json.loads(Path(args.table).read_text()), args.dynamic))
+        return 0
     names = selected(args)
     if args.list:
         for n in names:
             print(f"{n:<36} {MODELS[n].category}")
         return 0
-    done = 0
+    import threading
+
+    finished: dict[str, dict] = {}
+    lock = threading.Lock()
 
     def one(name):
-        nonlocal done
         r = run_isolated(ctx, name, args)
-        done += 1
-        print(f"[{done}/{len(names)}] {name}: {r['status']}", file=sys.stderr, flush=True)
+        with lock:
+            finished[name] = r
+            print(f"[{len(finished)}/{len(names)}] {name}: {r['status']}", file=sys.stderr, flush=True)
+            if args.json:  # kept up to date, so an interrupted sweep leaves what it did
+                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.json).write_text(json.dumps([finished[n] for n in names if n in finished], indent=1))
         return r
 
     import multiprocessing
@@ -405,9 +422,6 @@ def main(argv=None) -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(one, names))
     print(format_table(results, args.dynamic))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
 
 

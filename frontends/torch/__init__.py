@@ -18,7 +18,7 @@ The package, by concern:
 - `lowering.py`: the `Lowering` state, the `CONVERTERS` table, argument
   binding and refusals, `lower_exported_program` (the fx-graph walker);
 - `elementwise.py`, `linalg.py`, `shape.py`, `nn.py`, `sort.py`, `numeric.py`,
-  `reductions.py`, `layout.py`: converter families, each
+  `reductions.py`, `layout.py`, `rnn.py` (LSTM, GRU, RNN): converter families, each
   filling `CONVERTERS` with the ATen ops it maps;
 - `inplace.py`: in-place ops (`div_`, ...) by their functional converters;
 - `decompose.py`: ops with no converter decomposed to Core ATen, then lowered;
@@ -37,6 +37,7 @@ from hybridize.frontends.torch import (  # noqa: F401
     nn,
     numeric,
     reductions,
+    rnn,
     shape,
     sort,
 )

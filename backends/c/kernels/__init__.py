@@ -22,6 +22,7 @@ from hybridize.backends.c.kernels.nn import (
     softmax,
 )
 from hybridize.backends.c.kernels.resize import resize
+from hybridize.backends.c.kernels.recurrent import recurrent
 from hybridize.backends.c.kernels.shape import concat, cumsum, gather, iota, pad, reshape, strided_slice, take, transpose
 from hybridize.backends.c.kernels.sort import arg_reduce, sort
 from hybridize.backends.c.generate import Unit
@@ -88,4 +89,9 @@ KERNELS: dict[str, Callable[[Operation, list[Tensor], Tensor], list[str]]] = {
     "hy.argsort": sort,
     "hy.argmax": arg_reduce,
     "hy.argmin": arg_reduce,
+    # --- recurrent ops ---
+    "hy.lstm": recurrent,
+    "hy.gru": recurrent,
+    "hy.rnn_tanh": recurrent,
+    "hy.rnn_relu": recurrent,
 }
