@@ -639,10 +639,30 @@ def _empty_window(size: int, kernel: int, stride: int, pad: int, out: int) -> bo
 
 def _pooling(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
     a = Attrs(node)
-    _check_layout(node, a)
     (x,) = xs
+    if _rank(x) == 3:
+        # 1-D pooling over (N, C, W): the 2-D ops on (N, C, 1, W), a window of height 1
+        layout = a.str("layout", "NCW")
+        if layout != "NCW":
+            raise _fail(node, f"layout {_show(layout)} is not supported (NCW only for 1-D pooling)")
+        n, c, w = shape_of(x)
+        y = _pooling_2d(lo, node, a, lo.reshape(x, [n, c, 1, w]), one_d=True)
+        return lo.reshape(y, [n, c, shape_of(y)[3]])
+    _check_layout(node, a)
     if _rank(x) != 4:
-        raise _fail(node, f"input {format_shape(shape_of(x))} is not 4-D NCHW (only 2-D pooling is supported)")
+        raise _fail(node, f"input {format_shape(shape_of(x))} is not 3-D NCW or 4-D NCHW (1-D and 2-D pooling)")
+    return _pooling_2d(lo, node, a, x, one_d=False)
+
+
+def _window_attr(node: Node, a: Attrs, name: str, default: int, one_d: bool, minimum: int = 1) -> list[int]:
+    """kernel, stride or pad as [h, w]; a 1-D window is [1 (or 0 for pad), w]."""
+    values = a.ints(name, None if name == "kernel" else "()")
+    if one_d:
+        return _pair(node, [1 if name == "kernel" else default, values[0] if values else default], name, minimum)
+    return _pair(node, values or [default, default], name, minimum)
+
+
+def _pooling_2d(lo: Lowering, node: Node, a: Attrs, x: SSAValue, one_d: bool) -> SSAValue:
     pool_type = a.str("pool_type", "max")
     if pool_type not in ("max", "avg"):
         raise _fail(node, f"pool_type {_show(pool_type)} is not supported (max, avg)")
@@ -652,14 +672,16 @@ def _pooling(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
         if pool_type == "avg":
             return lo.op("hy.reduce_mean", x, [2, 3], True)
         return lo.op("hy.reduce_max", x, [2, 3], True)
-    kernel = _pair(node, a.ints("kernel"), "kernel")
-    stride = _pair(node, a.ints("stride", "(1, 1)") or [1, 1], "stride")
-    pad = _pair(node, a.ints("pad", "(0, 0)") or [0, 0], "pad", 0)
+    kernel = _window_attr(node, a, "kernel", 1, one_d)
+    stride = _window_attr(node, a, "stride", 1, one_d)
+    pad = _window_attr(node, a, "pad", 0, one_d, 0)
     convention = a.str("pooling_convention", "valid")
-    if convention not in ("valid", "full"):
-        raise _fail(node, f"pooling_convention {_show(convention)} is not supported (valid, full)")
+    if convention not in ("valid", "full", "same"):
+        raise _fail(node, f"pooling_convention {_show(convention)} is not supported (valid, full, same)")
     if any(k > s + 2 * p for k, s, p in zip(kernel, (h, w), pad)):
         raise _fail(node, f"kernel {tuple(kernel)} is larger than the padded input {format_shape((h, w))}")
+    if convention == "same":
+        return _same_pooling(lo, node, x, pool_type, kernel, stride, pad, one_d)
     full = convention == "full"
     out = [_pool_out(s, k, st, p, full) for s, k, st, p in zip((h, w), kernel, stride, pad)]
     if pool_type == "max":
@@ -671,6 +693,127 @@ def _pooling(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
     return lo.op(
         "hy.avg_pool2d", x, kernel, stride, pad, out, count_include_pad=a.bool("count_include_pad", True)
     )
+
+
+def _same_pooling(lo: Lowering, node: Node, x: SSAValue, pool_type: str, kernel, stride, pad, one_d: bool):
+    """MXNet's `pooling_convention='same'` (1-D max pooling only, no `pad`):
+    out = ceil(W / stride) windows starting at o * stride, each clipped at the
+    end of the data, i.e. valid pooling after padding the end with -inf."""
+    if not one_d or pool_type != "max":
+        raise _fail(node, "pooling_convention 'same' is 1-D max pooling only (as in MXNet)")
+    if any(pad):
+        raise _fail(node, "pooling_convention 'same' takes no pad (as in MXNet)")
+    size, k, st = shape_of(x)[3], kernel[1], stride[1]
+    out = -(-size // st)
+    extra = max((out - 1) * st + k - size, 0)
+    if extra:
+        x = lo.op("hy.pad", x, [0, 0, 0, 0], [0, 0, 0, extra], value=float("-inf"))
+    return lo.op("hy.max_pool2d", x, kernel, stride, [0, 0], [1, out])
+
+
+# ---------------------------------------------------------------------------
+# converters: recurrent layers (the fused RNN op of gluon.rnn.LSTM/GRU/RNN)
+
+_RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+
+
+def _rnn(lo: Lowering, node: Node, xs: list[SSAValue]) -> list[SSAValue]:
+    """`RNN` (mode lstm, gru, rnn_tanh, rnn_relu) on time-major data (T, N, C):
+    the flat parameter vector is cut into PyTorch's per-layer weights and the
+    layers built as the torch frontend builds them (`hy.lstm`, ... per layer
+    and direction). MXNet's order: every weight (per layer, per direction:
+    i2h, h2h[, h2r]), then every bias (i2h, h2h); gates as in PyTorch."""
+    from hybridize.frontends.torch.rnn import FinalStateUnavailable, build_recurrent
+
+    a = Attrs(node)
+    mode = a.str("mode", "")
+    if mode not in _RNN_GATES:
+        raise _fail(node, f"mode {_show(mode)} is not supported (lstm, gru, rnn_tanh, rnn_relu)")
+    if a.bool("use_sequence_length", False):
+        raise _fail(node, "use_sequence_length=True (variable-length sequences) is not supported")
+    for clip in ("lstm_state_clip_min", "lstm_state_clip_max"):
+        if a.str(clip, "None") != "None":
+            raise _fail(node, f"{clip} (LSTM state clipping) is not supported")
+    hidden, layers = a.int("state_size"), a.int("num_layers", 1)
+    dirs = 2 if a.bool("bidirectional", False) else 1
+    proj = a.str("projection_size", "None")
+    proj = None if proj == "None" else int(proj)
+    if proj is not None and mode != "lstm":
+        raise _fail(node, "projection_size is an LSTM option")
+    cell = mode == "lstm"
+    if len(xs) != (4 if cell else 3):
+        raise _fail(node, f"expects data, parameters and {'two states' if cell else 'one state'}, got {len(xs)} inputs")
+    x, params = xs[0], xs[1]
+    if _rank(x) != 3:
+        raise _fail(node, f"data {format_shape(shape_of(x))} is not 3-D (T, N, C)")
+    steps, batch, width = shape_of(x)
+    out = proj or hidden
+    gates = _RNN_GATES[mode] * hidden
+    pieces = _rnn_param_pieces(node, lo, params, layers, dirs, width, gates, hidden, out, proj)
+    h0 = _rnn_state(lo, node, xs[2], [layers * dirs, batch, out], "state")
+    c0 = _rnn_state(lo, node, xs[3], [layers * dirs, batch, hidden], "state_cell") if cell else None
+    y, hs, cs = build_recurrent(
+        lo.emit, mode, x, h0, c0, pieces, has_biases=True, num_layers=layers, bidirectional=dirs == 2
+    )
+    if not a.bool("state_outputs", False):
+        return [y]
+    finals = [hs] + ([cs] if cell else [])
+    if any(isinstance(f, FinalStateUnavailable) for fs in finals for f in fs):
+        raise _fail(node, "state_outputs over a dynamic number of steps are not supported")
+    return [y] + [f[0] if len(f) == 1 else lo.op("hy.concat", f, axis=0) for f in finals]
+
+
+def _rnn_param_pieces(node, lo, params, layers, dirs, width, gates, hidden, out, proj) -> list[SSAValue]:
+    """The flat parameter vector as PyTorch's list (per layer and direction
+    w_ih, w_hh, b_ih, b_hh[, w_hr]). Pieces that are whole inputs of the
+    `_rnn_param_concat` (Gluon's) are taken from it directly, so constant
+    weights stay constants."""
+    shapes: list[tuple[str, tuple[int, int], list[int]]] = []
+    for layer in range(layers):
+        for d in range(dirs):
+            inputs = width if layer == 0 else dirs * out
+            shapes.append(("w_ih", (layer, d), [gates, inputs]))
+            shapes.append(("w_hh", (layer, d), [gates, out]))
+            if proj is not None:
+                shapes.append(("w_hr", (layer, d), [proj, hidden]))
+    for layer in range(layers):
+        for d in range(dirs):
+            shapes.append(("b_ih", (layer, d), [gates]))
+            shapes.append(("b_hh", (layer, d), [gates]))
+    total = sum(math.prod(shape) for _, _, shape in shapes)
+    if _rank(params) != 1 or shape_of(params)[0] != total:
+        raise _fail(node, f"parameters {format_shape(shape_of(params))} do not hold the {total} values of the layers")
+    parts = {}
+    owner = params.owner
+    concat = list(owner.operands) if getattr(owner, "name", "") == "hy.concat" else [params]
+    starts, offset = {}, 0
+    for v in concat:
+        starts[offset] = v
+        offset += shape_of(v)[0]
+    offset = 0
+    for kind, key, shape in shapes:
+        n = math.prod(shape)
+        whole = starts.get(offset)
+        if whole is not None and shape_of(whole)[0] == n:
+            piece = whole
+        else:
+            piece = lo.op("hy.slice", params, [offset], [1], [n])
+        parts[(kind, key)] = lo.reshape(piece, shape)
+        offset += n
+    order = ["w_ih", "w_hh", "b_ih", "b_hh"] + (["w_hr"] if proj is not None else [])
+    return [parts[(kind, (layer, d))] for layer in range(layers) for d in range(dirs) for kind in order]
+
+
+def _rnn_state(lo: Lowering, node: Node, state: SSAValue, shape: list[int], what: str) -> SSAValue:
+    """An initial state; Gluon's `begin_state` inside a symbol graph is `_zeros`
+    of shape (L*D, 0, H), the 0 left for MXNet to infer: zeros of the right shape."""
+    got = shape_of(state)
+    if list(got) == shape:
+        return state
+    if len(got) == 3 and 0 in got and math.prod(got) == 0:
+        zero = lo.constant(np.zeros((1, 1, shape[2]), numpy_dtype(state)))
+        return lo.op("hy.broadcast", zero, shape)
+    raise _fail(node, f"{what} {format_shape(got)} must be {format_shape(shape)}")
 
 
 def _move_axis_to(lo: Lowering, x: SSAValue, axis: int, to: int) -> tuple[SSAValue, list[int]]:
@@ -1299,6 +1442,8 @@ def _numpy_and_legacy() -> dict[str, Converter]:
             "Convolution": _convolution,
             "Deconvolution": _deconvolution,
             "Pooling": _pooling,
+            "RNN": _rnn,
+            "_rnn_param_concat": _concat("dim", 0),
             "BatchNorm": _batch_norm,
             "LayerNorm": _layer_norm,
             "softmax": _softmax_like("hy.softmax"),
@@ -1680,6 +1825,8 @@ def trace_block(block, *example_inputs) -> ModuleOp:
         )
     if not example_inputs:
         raise ValueError("hybridize.trace: an MXNet block needs example inputs")
+    if isinstance(block, mx.gluon.rnn.rnn_layer._RNNLayer):
+        block = _StatelessRNN(mx, block)
     numpy_mode = bool(mx.util.is_np_array())
     args = [_to_mxnet(mx, x, numpy_mode) for x in example_inputs]
     was_active = getattr(block, "_active", False)
@@ -1692,6 +1839,23 @@ def trace_block(block, *example_inputs) -> ModuleOp:
         if not was_active:
             block.hybridize(False)
         return load_symbol_file(f"{prefix}-symbol.json", *args)
+
+
+def _StatelessRNN(mx, layer):
+    """A Gluon RNN layer called on its input alone, inside a block: its initial
+    states are then zeros in the graph (not extra graph inputs, as a top-level
+    layer makes them), and it returns its output as `layer(x)` does."""
+
+    class StatelessRNN(mx.gluon.HybridBlock):
+        def __init__(self):
+            super().__init__(prefix="")
+            with self.name_scope():
+                self.layer = layer
+
+        def hybrid_forward(self, F, x):
+            return self.layer(x)
+
+    return StatelessRNN()
 
 
 def _to_mxnet(mx, x, numpy_mode: bool):

@@ -251,18 +251,17 @@ def _dynamic(model, inputs, batch_dim, options) -> str:
 # --- the driver ---
 
 
-PRELOAD = ["torch", "numpy", "xdsl", "transformers", "hybridize", "hybridize.frontends.torch",
+PRELOAD = ["torch", "numpy", "xdsl", "transformers", "transformers.modeling_utils", "hybridize", "hybridize.frontends.torch",
            "hybridize.backends.c", "hybridize.tools.coverage_models"]
 """Imported once by the fork server, so each case's fresh process starts warm."""
 
 
 def _child(name: str, dynamic: bool, decompose: bool, record: str, log: str, memory_mb: int) -> None:
-    """A case's process: address-space limit, lowest priority, its output to a log file."""
+    """A case's process: an address-space limit, its output to a log file (run the sweep under `nice` to yield)."""
     import resource
 
     limit = memory_mb << 20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    os.nice(10)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
