@@ -47,19 +47,22 @@ STAGES = ("build", "trace", "numpy", "c", "match")
 
 
 def flat_outputs(out) -> list:
-    """The tensors of a (possibly nested, ModelOutput, dict) result, in pytree order, as NumPy arrays."""
+    """The arrays of a result, in order: tensors, NumPy and MXNet arrays, through
+    tuples, lists and dicts (a transformers ModelOutput is an ordered dict; the
+    order is torch's pytree order); other leaves (None, numbers) are skipped."""
     import numpy as np
-    import torch
-    from torch.utils._pytree import tree_leaves
 
-    leaves = tree_leaves(out)
-    arrays = []
-    for leaf in leaves:
-        if isinstance(leaf, torch.Tensor):
-            arrays.append(leaf.detach().cpu().numpy())
-        elif isinstance(leaf, np.ndarray):
-            arrays.append(leaf)
-    return arrays
+    if isinstance(out, list | tuple):
+        return [a for o in out for a in flat_outputs(o)]
+    if isinstance(out, dict):
+        return [a for o in out.values() for a in flat_outputs(o)]
+    if isinstance(out, np.ndarray):
+        return [out]
+    if hasattr(out, "asnumpy"):  # MXNet
+        return [out.asnumpy()]
+    if type(out).__module__.startswith("torch") and hasattr(out, "detach"):
+        return [out.detach().cpu().numpy()]
+    return []
 
 
 def output_error(got: list, want: list) -> float:
@@ -130,6 +133,9 @@ def blocker(e: BaseException) -> str:
     m = re.search(r"unsupported op ([\w.]+)", text)
     if m:
         return m.group(1)
+    m = re.search(r"'[^']*' \((\w+)\): (unsupported op|.{0,48})", text)  # MXNet: node 'name' (Op): why
+    if m:
+        return m.group(1) if m.group(2) == "unsupported op" else f"{m.group(1)}: {m.group(2).strip()}"
     m = re.search(r"\b(aten\.[\w.]+)", text)
     if m:
         return f"{type(e).__name__} in {m.group(1)}"
@@ -182,18 +188,15 @@ def run_case(name: str, dynamic: bool, decompose: bool, record: Path) -> None:
 
 
 def _stages(name: str, dynamic: bool, decompose: bool, result: dict, save) -> None:
-    import torch
-
     import hybridize
-    from hybridize.tools.coverage_models import MODELS
 
-    case = MODELS[name]
+    case = all_cases()[name]
     model, inputs = case.build()
-    with torch.no_grad():
+    with _no_grad(case):
         want = flat_outputs(model(*inputs))
     result["stage"] = "trace"
     save()
-    options = {"decompose": True} if decompose else {}
+    options = {"decompose": True} if decompose and case.framework == "torch" else {}
     module = hybridize.trace(model, *inputs, **options)
     optimized = hybridize.optimize(module)
     errors = {}
@@ -217,16 +220,26 @@ def _stages(name: str, dynamic: bool, decompose: bool, result: dict, save) -> No
         result["blocker"] = f"mismatch ({worst})"
     save()
     if dynamic:
-        result["dynamic"] = _dynamic(model, inputs, case.batch_dim, options)
+        result["dynamic"] = _dynamic(case, model, inputs, case.batch_dim, options)
         save()
 
 
-def _dynamic(model, inputs, batch_dim, options) -> str:
-    """`dynamic_batch=True` built on both backends and run at two batch sizes: "ok", or what failed."""
-    import torch
+def _no_grad(case):
+    if case.framework == "torch":
+        import torch
 
+        return torch.no_grad()
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _dynamic(case, model, inputs, batch_dim, options) -> str:
+    """`dynamic_batch=True` built on both backends and run at two batch sizes: "ok", or what failed."""
     import hybridize
 
+    if case.framework != "torch":
+        return "n/a (torch only)"
     if batch_dim != 0:
         return "n/a (batch not in front)"
     try:
@@ -240,7 +253,7 @@ def _dynamic(model, inputs, batch_dim, options) -> str:
             compiled = hybridize.build(module, backend, **extra)
             for size in (1, 3):
                 args = batched(inputs, batch_dim, size)
-                with torch.no_grad():
+                with _no_grad(case):
                     want = flat_outputs(model(*args))
                 worst = max(worst, output_error(flat_outputs(compiled(*args)), want))
         except BaseException as e:  # noqa: BLE001
@@ -251,9 +264,27 @@ def _dynamic(model, inputs, batch_dim, options) -> str:
 # --- the driver ---
 
 
-PRELOAD = ["torch", "numpy", "xdsl", "transformers", "transformers.modeling_utils", "hybridize", "hybridize.frontends.torch",
-           "hybridize.backends.c", "hybridize.tools.coverage_models"]
+PRELOAD = {
+    "torch": ["torch", "numpy", "xdsl", "transformers", "transformers.modeling_utils", "hybridize",
+              "hybridize.frontends.torch", "hybridize.backends.c", "hybridize.tools.coverage_models"],
+    "gluon": ["numpy", "xdsl", "hybridize", "hybridize.backends.c"],  # MXNet starts threads: imported per case
+}
 """Imported once by the fork server, so each case's fresh process starts warm."""
+
+SUITE = {"torch": "hybridize.tools.coverage_models", "gluon": "hybridize.tools.coverage_gluon"}
+"""`--suite`: the module whose `MODELS` the sweep runs (gluon: run with the MXNet venv's Python)."""
+
+
+def all_cases() -> dict:
+    import importlib
+
+    cases = {}
+    for module in SUITE.values():
+        try:
+            cases.update(importlib.import_module(module).MODELS)
+        except ImportError:
+            continue
+    return cases
 
 
 def _child(name: str, dynamic: bool, decompose: bool, record: str, log: str, memory_mb: int) -> None:
@@ -265,9 +296,8 @@ def _child(name: str, dynamic: bool, decompose: bool, record: str, log: str, mem
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
-    import torch
-
-    torch.set_num_threads(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
     run_case(name, dynamic, decompose, Path(record))
 
 
@@ -303,8 +333,9 @@ def run_isolated(ctx, name: str, args) -> dict:
 
 
 def selected(args) -> list[str]:
-    from hybridize.tools.coverage_models import MODELS
+    import importlib
 
+    MODELS = importlib.import_module(SUITE[args.suite]).MODELS
     names = list(MODELS)
     if args.only:
         unknown = [n for n in args.only if n not in MODELS]
@@ -317,7 +348,9 @@ def selected(args) -> list[str]:
 
 
 def format_table(results: list[dict], dynamic: bool) -> str:
-    from hybridize.tools.coverage_models import CATEGORIES, MODELS
+    from hybridize.tools.coverage_models import CATEGORIES
+
+    MODELS = all_cases()
 
     lines = [
         f"error = max|compiled - eager| / max(1, max|eager|) over outputs and both backends; pass <= {TOLERANCE:g}",
@@ -381,14 +414,17 @@ def main(argv=None) -> int:
     parser.add_argument("--decompose", action="store_true", help="trace with decompose=True")
     parser.add_argument("--json", metavar="OUT", help="write every result (with times) to this file")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument("--suite", choices=sorted(SUITE), default="torch",
+                        help="torch (default) or gluon (MXNet Gluon layers: run with the MXNet venv)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--record", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         run_case(args.worker, args.dynamic, args.decompose, Path(args.record))
         return 0
-    from hybridize.tools.coverage_models import CATEGORIES, MODELS
+    from hybridize.tools.coverage_models import CATEGORIES
 
+    MODELS = all_cases()
     if args.category and set(args.category) - set(CATEGORIES):
         raise SystemExit(f"coverage: categories are {', '.join(CATEGORIES)}")
     if args.table:
@@ -417,7 +453,7 @@ def main(argv=None) -> int:
     import multiprocessing
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)
+    ctx.set_forkserver_preload(PRELOAD[args.suite])
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(one, names))
     print(format_table(results, args.dynamic))

@@ -29,6 +29,7 @@ class Case:
     category: str
     build: Callable = field(repr=False)
     batch_dim: int | None = 0
+    framework: str = "torch"
 
 
 MODELS: dict[str, Case] = {}
