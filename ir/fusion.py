@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from xdsl.ir import Operation, SSAValue
 
 from hybridize.ir import elementwise as ew
-from hybridize.ir import indexing, linalg, nn, reduce, shape, sort
+from hybridize.ir import indexing, linalg, nn, recurrent, reduce, shape, sort
 from hybridize.ir.types import DYNAMIC, is_float, shape_of
 
 
@@ -106,6 +106,8 @@ KINDS: dict[type[Operation], Kind] = {
     sort.ArgsortOp: O,
     sort.ArgMaxOp: R,
     sort.ArgMinOp: R,
+    # --- recurrent layers: a time loop whose steps read the previous step's output ---
+    **{cls: O for cls in recurrent.RECURRENT_OPS},
 }
 """The fusion kind of every computing op class of the dialect."""
 
