@@ -34,7 +34,7 @@ from xdsl.ir import Operation
 from hybridize.backends.dims import BATCH
 from hybridize.backends.program import Program, UnsupportedOpError, where
 from hybridize.ir.base import ViewLike
-from hybridize.ir.fusion import FusionTarget, Shape, is_loop_op
+from hybridize.ir.fusion import FusionTarget, Kind, Shape, is_loop_op, kind_of
 from hybridize.ir.structure import FusedOp
 from hybridize.ir.types import DYNAMIC, numpy_dtype, shape_of
 
@@ -744,7 +744,23 @@ def emit_fused(op: FusedOp, args: list[str], out: Target, donor: int) -> list[st
     for k, bop in enumerate([*body, op.yielded]):
         for v in bop.operands:
             last_use[v] = k
+    direct = dict(last_use)
+    # A shape op's temporary may be a NumPy view of its operand (a basic slice,
+    # a reshape): the operand's bytes live as long as the view does.
+    for bop in reversed(body):
+        if kind_of(bop) in (Kind.INJECTIVE, Kind.BROADCAST):
+            for v in bop.operands:
+                last_use[v] = max(last_use.get(v, -1), last_use.get(bop.results[0], -1))
     (result,) = op.yielded.values
+    final = next(k for k, bop in enumerate(body) if bop.results[0] is result)
+
+    def free_by_final(v) -> bool:
+        """`v` may sit in the output array: nothing reads it (or a view of it)
+        when the final statement writes there, but that statement itself, at the
+        same index."""
+        end = last_use.get(v, -1)
+        return end < final or (end == final and direct.get(v) == final and is_loop_op(body[final]))
+
     held = op.body.block.args[donor] if donor >= 0 else None
     lines = [f"# {op.name}"]
     for k, bop in enumerate(body):
@@ -754,6 +770,7 @@ def emit_fused(op: FusedOp, args: list[str], out: Target, donor: int) -> list[st
         elif (
             out.into
             and res.type == result.type
+            and free_by_final(res)
             and (held is None or last_use.get(held, -1) < k or (last_use[held] == k and is_loop_op(bop)))
         ):
             target, held = out, res
