@@ -12,6 +12,10 @@ or step by step:
     >>> module = hybridize.trace(net, x)            # xDSL ModuleOp, `print(module)`
     >>> module = hybridize.optimize(module, "canonicalize,fuse,plan")
     >>> fast = hybridize.build(module, backend="numpy")
+
+Every error hybridize raises on purpose is a `hybridize.HybridizeError`
+(children by stage: `FrontendError`, `IRError`, `PassError`, `BackendError`,
+`InputError`, `ToolError`; see `hybridize.errors`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,18 @@ from __future__ import annotations
 from xdsl.dialects.builtin import ModuleOp
 
 from hybridize.backends import BACKENDS, CompiledModel, build
+from hybridize.errors import (
+    BackendError,
+    CBuildError,
+    FrontendError,
+    HybridizeError,
+    InputError,
+    IRError,
+    PassError,
+    SavedModelError,
+    ToolError,
+    UnsupportedOpError,
+)
 from hybridize.ir import parse_module, print_module
 from hybridize.passes import DEFAULT_PIPELINE, register_pass, run_pipeline
 
@@ -55,11 +71,32 @@ def trace(model, *example_inputs, **options) -> ModuleOp:
     if mx is not None and isinstance(model, mx.gluon.Block):
         from hybridize.frontends.mxnet import trace_block
 
-        return trace_block(model, *example_inputs, **options)
+        return _call_frontend("MXNet", trace_block, model, *example_inputs, **options)
     raise TypeError(
         f"hybridize.trace: no frontend for {type(model).__name__} "
         "(supported: torch.nn.Module, mxnet.gluon.HybridBlock, or a model file path)"
     )
+
+
+def _call_frontend(kind: str, fn, *args, **options):
+    """`fn(*args, **options)`, refusing an option `fn` does not take with a
+    FrontendError that lists the ones it does (not a TypeError from deep inside)."""
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        known = [
+            n
+            for n, p in params.items()
+            if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and p.default is not p.empty)
+        ]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise FrontendError(
+                f"hybridize.trace: the {kind} frontend has no option {', '.join(unknown)} "
+                f"(its options: {', '.join(known) or 'none'})"
+            )
+    return fn(*args, **options)
 
 
 def optimize(module: ModuleOp, pipeline: str = DEFAULT_PIPELINE) -> ModuleOp:
@@ -76,9 +113,15 @@ def compile(  # noqa: A001
 ) -> CompiledModel:
     """`build(optimize(trace(model, *example_inputs, **options), pipeline), backend)`.
 
-    Options go to `trace` (e.g. `force_eval=True` for a model in training
-    mode, which is refused otherwise: compiled code is inference only), and
-    `threads`, `cache_dir`, `progress`, `profile` to `build`."""
+    Options go to `trace` (e.g. `dynamic_batch=True` to accept any batch
+    size, `force_eval=True` for a model in training mode, which is refused
+    otherwise: compiled code is inference only), and `threads`, `cache_dir`,
+    `progress`, `profile` to `build`.
+
+        >>> fast = hybridize.compile(net, torch.randn(1, 512), dynamic_batch=True)
+        >>> fast(torch.randn(32, 512)).shape
+        torch.Size([32, 2])
+    """
     build_options = {k: options.pop(k) for k in BUILD_OPTIONS if k in options}
     return build(run_pipeline(trace(model, *example_inputs, **options), pipeline), backend, **build_options)
 
@@ -129,7 +172,17 @@ def draw_plan(module: ModuleOp, path=None) -> str:
 __all__ = [
     "BACKENDS",
     "DEFAULT_PIPELINE",
+    "BackendError",
+    "CBuildError",
     "CompiledModel",
+    "FrontendError",
+    "HybridizeError",
+    "IRError",
+    "InputError",
+    "PassError",
+    "SavedModelError",
+    "ToolError",
+    "UnsupportedOpError",
     "build",
     "compile",
     "draw",

@@ -26,6 +26,7 @@ from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Operation, SSAValue
 
+from hybridize import errors
 from hybridize.ir.attributes import ARENA, BUF, ArenaAttr, BufferAttr
 from hybridize.ir.base import ViewLike
 from hybridize.ir.checks import verify_module
@@ -35,8 +36,9 @@ from hybridize.ir.structure import ConstantOp
 from hybridize.ir.types import DYNAMIC, format_shape, numpy_dtype, shape_of
 
 
-class UnsupportedOpError(NotImplementedError):
-    """A backend has no rule for an op; the message names the op and backend."""
+class UnsupportedOpError(errors.BackendError, errors.UnsupportedOpError):
+    """A backend has no rule for an op; the message names the op and backend
+    (also a `NotImplementedError`, as before)."""
 
 
 @dataclass

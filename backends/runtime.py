@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hybridize.backends.program import Program
+from hybridize.errors import InputError
 from hybridize.ir.types import DYNAMIC, format_shape, numpy_dtype, shape_of
 
 
@@ -59,14 +60,14 @@ class CompiledModel:
             if isinstance(a, np.generic | int | float | bool | list | tuple):
                 a = np.asarray(a)
             else:
-                raise ValueError(
+                raise InputError(
                     f"argument {i}: expected a NumPy array or torch tensor, got {type(a).__name__}; "
                     f"signature: {self.signature}"
                 )
         if a.dtype != dtype or len(a.shape) != len(shape) or any(
             d != DYNAMIC and d != n for d, n in zip(shape, a.shape)
         ):
-            raise ValueError(
+            raise InputError(
                 f"argument {i}: expected tensor<{format_shape(shape)}> of {dtype.name}, got shape "
                 f"{tuple(a.shape)} of {a.dtype.name}; signature: {self.signature}"
             )
@@ -108,7 +109,7 @@ class CompiledModel:
 
     def _call_checked(self, args):
         if len(args) != len(self._in_shapes):
-            raise ValueError(f"expected {len(self._in_shapes)} argument(s), got {len(args)}; signature: {self.signature}")
+            raise InputError(f"expected {len(self._in_shapes)} argument(s), got {len(args)}; signature: {self.signature}")
         torch_out = False
         mx_type = None  # MXNet arrays in: the same kind (NDArray or mx.np.ndarray) out
         arrays = []
@@ -123,7 +124,7 @@ class CompiledModel:
         if self._dynamic:
             sizes = {a.shape[k] for a, shape in zip(arrays, self._in_shapes) for k, d in enumerate(shape) if d == DYNAMIC}
             if len(sizes) > 1:
-                raise ValueError(
+                raise InputError(
                     f"the `?` dimensions of the arguments must all be the batch size, got sizes {sorted(sizes)}; "
                     f"signature: {self.signature}"
                 )

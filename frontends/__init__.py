@@ -18,6 +18,8 @@ from pathlib import Path
 
 from xdsl.dialects.builtin import ModuleOp
 
+from hybridize import errors
+
 FILE_FRONTENDS: dict[str, str] = {
     ".mlir": "hybridize.frontends.files:load_mlir",
     ".pt2": "hybridize.frontends.torch:load_pt2",
@@ -29,8 +31,9 @@ FILE_FRONTENDS: dict[str, str] = {
 The longest matching ending wins."""
 
 
-class FrontendError(ValueError):
-    """A model file or model could not be imported; the message says why."""
+FrontendError = errors.FrontendError
+"""A model file or model could not be imported; the message says why
+(`hybridize.errors.FrontendError`, re-exported here)."""
 
 
 def frontend_for(path: str | Path):

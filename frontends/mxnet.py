@@ -43,6 +43,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
+from hybridize import errors
 from hybridize.frontends import FrontendError
 from hybridize.ir.locations import name_location
 from hybridize.ir.module import name_hint, verify_with_locations
@@ -58,7 +59,7 @@ class SymbolFormatError(FrontendError):
     """A symbol file is not a valid MXNet graph; the message says where."""
 
 
-class UnsupportedOpError(FrontendError):
+class UnsupportedOpError(FrontendError, errors.UnsupportedOpError):
     """An MXNet op (or an attribute value of one) that hybridize cannot map."""
 
 

@@ -27,12 +27,13 @@ from xdsl.ir import Block, Operation, SSAValue
 from xdsl.traits import IsolatedFromAbove
 from xdsl.utils.exceptions import VerifyException
 
+from hybridize.errors import IRError
 from hybridize.ir.attributes import ARENA, BUF, ArenaAttr, BufferAttr, affine_text
 from hybridize.ir.parser import DEFAULT_LIMITS, INT63, Limits
 from hybridize.ir.types import DYNAMIC, format_shape, is_supported_element, numpy_dtype
 
 
-class CheckError(VerifyException, ValueError):
+class CheckError(VerifyException, IRError):
     """A module-level check failed at `op` (None: the module as a whole)."""
 
     def __init__(self, op: Operation | None, message: str):

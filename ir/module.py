@@ -12,8 +12,9 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation
 from xdsl.printer import Printer
-from xdsl.utils.exceptions import VerifyException
+from xdsl.utils.exceptions import ParseError, VerifyException
 
+from hybridize.errors import IRError
 from hybridize.ir.checks import CheckError, verify_module
 from hybridize.ir.dialect import make_context
 from hybridize.ir.parser import DEFAULT_LIMITS, HardenedParser, Limits
@@ -21,9 +22,14 @@ from hybridize.ir.parser import DEFAULT_LIMITS, HardenedParser, Limits
 ENTRY = "forward"
 
 
-class IRVerifyError(VerifyException):
+class IRVerifyError(VerifyException, IRError):
     """An op of a parsed file does not verify; the message starts with
     `file:line:col:` of that op."""
+
+
+class IRParseError(ParseError, IRError):
+    """IR text that does not parse: xDSL's `ParseError` (its `span` and `msg`)
+    as a `hybridize.errors.IRError`."""
 
 
 LocatingParser = HardenedParser
@@ -82,11 +88,17 @@ def verify_with_locations(module: ModuleOp) -> None:
 
 
 def parse_module(text: str | bytes, name: str = "<string>", *, limits: Limits = DEFAULT_LIMITS) -> ModuleOp:
-    """Parse and verify IR text. Syntax errors raise xDSL's ParseError,
-    invalid ops IRVerifyError (`file:line:col: hy.linear: ...`); any input
-    ends in a module or one of these two (see `hybridize.ir.parser`)."""
+    """Parse and verify IR text. Syntax errors raise IRParseError (an xDSL
+    ParseError), invalid ops IRVerifyError (`file:line:col: hy.linear: ...`);
+    any input ends in a module or one of these two (see `hybridize.ir.parser`),
+    both `hybridize.errors.IRError`s."""
     parser = HardenedParser(make_context(), text, name, limits)
-    module = parser.parse_module()
+    try:
+        module = parser.parse_module()
+    except IRParseError:
+        raise
+    except ParseError as e:
+        raise IRParseError(e.span, e.msg) from None
     verify_located(module, parser.op_starts, limits=limits)
     return module
 
@@ -108,7 +120,7 @@ def forward_func(module: ModuleOp) -> FuncOp:
     if len(funcs) == 1:
         return funcs[0]
     names = ", ".join("@" + f.sym_name.data for f in funcs) or "none"
-    raise ValueError(f"module has no @{ENTRY} function (functions: {names})")
+    raise IRError(f"module has no @{ENTRY} function (functions: {names})")
 
 
 def direct_outputs(func: FuncOp) -> dict:

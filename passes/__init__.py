@@ -17,6 +17,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
 from xdsl.utils.exceptions import ArgSpecParseError
 
+from hybridize.errors import PassError
 from hybridize.ir.dialect import make_context
 
 
@@ -68,7 +69,7 @@ def register_pass(cls: type[ModulePass]) -> type[ModulePass]:
     return cls
 
 
-class PipelineError(ValueError):
+class PipelineError(PassError):
     """A pipeline spec does not parse, names an unknown pass, or a pass failed."""
 
 

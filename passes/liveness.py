@@ -18,6 +18,7 @@ import numpy as np
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 
+from hybridize.errors import PassError
 from hybridize.ir.base import ViewLike
 from hybridize.ir.fusion import runs_in_place
 from hybridize.ir.module import direct_outputs
@@ -37,7 +38,7 @@ class Interval:
     donor_root: SSAValue | None = None  # the value owning the donor's bytes
 
 
-class PlanError(ValueError):
+class PlanError(PassError):
     """A value the arena cannot hold (its size grows faster than the batch)."""
 
 

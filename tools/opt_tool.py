@@ -29,6 +29,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError, VerifyException
 from xdsl.xdsl_opt_main import xDSLOptMain
 
+from hybridize import errors
 from hybridize.backends.draw.dot import DrawError
 from hybridize.ir.module import IRVerifyError
 from hybridize.ir.parser import Limits
@@ -303,8 +304,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return dims
 
 
-class ToolError(Exception):
-    """An error to print as one line (no traceback) before exiting with 1."""
+ToolError = errors.ToolError
+"""An error to print as one line (no traceback) before exiting with 1."""
 
 
 def _message(e: BaseException) -> str:

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridize.errors import CBuildError
+
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1", "-fno-omit-frame-pointer")
 """Instrumentation; every report is fatal (an exit code the run can see)."""
 
@@ -75,8 +77,8 @@ def sanitized_library(work: Path) -> Path:
     return obj
 
 
-class BuildError(Exception):
-    pass
+class BuildError(CBuildError):
+    """A sanitizer build of the kernels or the generated code failed."""
 
 
 def _compile(cmd: list[str], what: str) -> None:

@@ -35,6 +35,7 @@ from hybridize.backends.draw.text import (
     value_names,
     xml,
 )
+from hybridize.errors import BackendError
 from hybridize.ir.attributes import ARENA, BUF, ArenaAttr, BufferAttr, affine_text
 from hybridize.ir.base import ViewLike
 from hybridize.ir.module import direct_outputs, forward_func
@@ -86,7 +87,7 @@ PLAN_COLOUR = "#1864ab"
 FONT = "Helvetica"
 
 
-class DrawError(RuntimeError):
+class DrawError(BackendError):
     """A picture cannot be made: no `dot`, no plan to draw, a graph over the
     size limit. The message is one line saying what to do."""
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from xdsl.dialects.builtin import ModuleOp
 
+from hybridize import errors
 from hybridize.frontends.torch.decompose import lower_program
 
 
@@ -17,7 +18,7 @@ TRAINING_SENSITIVE = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDr
 """Module classes that compute something else in training mode."""
 
 
-class TrainingModeError(ValueError):
+class TrainingModeError(errors.FrontendError):
     """A model in training mode whose result depends on it (dropout, batch norm)."""
 
 
@@ -186,7 +187,7 @@ def batch_dynamic(model, args: tuple, kwargs: dict):
     return args, kwargs, shapes
 
 
-class ExportError(RuntimeError):
+class ExportError(errors.FrontendError, RuntimeError):
     """torch.export could not capture the model; the message says why and where."""
 
 

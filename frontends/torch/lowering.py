@@ -17,6 +17,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
+from hybridize import errors
 from hybridize.errors import FrontendError
 from hybridize.ir.elementwise import CastOp
 from hybridize.ir.module import name_hint, verify_with_locations
@@ -24,7 +25,7 @@ from hybridize.ir.structure import ConstantOp
 from hybridize.ir.types import DYNAMIC, element_from_numpy, numpy_dtype, tensor_type
 
 
-class UnsupportedOpError(NotImplementedError):
+class UnsupportedOpError(FrontendError, errors.UnsupportedOpError):
     """A source op hybridize cannot map; names the op and the user's code."""
 
 
