@@ -92,6 +92,7 @@ def parse_module(text: str | bytes, name: str = "<string>", *, limits: Limits = 
     ParseError), invalid ops IRVerifyError (`file:line:col: hy.linear: ...`);
     any input ends in a module or one of these two (see `hybridize.ir.parser`),
     both `hybridize.errors.IRError`s."""
+    check_not_elided(text, name)
     parser = HardenedParser(make_context(), text, name, limits)
     try:
         module = parser.parse_module()
@@ -103,12 +104,68 @@ def parse_module(text: str | bytes, name: str = "<string>", *, limits: Limits = 
     return module
 
 
-def print_module(module: ModuleOp, debuginfo: bool = False) -> str:
+ELIDED = "__elided__"
+"""The resource name printed for an elided constant, as MLIR does:
+`dense_resource<__elided__> : tensor<256x512xf32>`. Parsing it is an error."""
+
+DEFAULT_ELIDE = 16
+"""Constants of more elements than this are elided in IR printed for people
+(opt-tool on a terminal, its --print-ir-* dumps); -o files keep them."""
+
+
+class ElidingPrinter(Printer):
+    """xDSL's printer, with dense constants of more than `elide_larger_than`
+    elements printed as `dense_resource<__elided__> : type` (None: never)."""
+
+    def __init__(self, *args, elide_larger_than: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.elide_larger_than = elide_larger_than
+
+    def print_attribute(self, attribute) -> None:
+        from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
+
+        limit = self.elide_larger_than
+        if limit is not None and isinstance(attribute, DenseIntOrFPElementsAttr) and len(attribute) > limit:
+            self.print_string(f"dense_resource<{ELIDED}> : ")
+            super().print_attribute(attribute.get_type())
+            return
+        super().print_attribute(attribute)
+
+
+def print_module(module: ModuleOp, debuginfo: bool = False, *, elide_larger_than: int | None = None) -> str:
     """The module's text; `debuginfo=True` adds each op's source location
-    (`loc("model.py":12:8)`), which `parse_module` reads back."""
+    (`loc("model.py":12:8)`), which `parse_module` reads back. With
+    `elide_larger_than=N`, constants of more than N elements are elided (for
+    reading; such text does not parse)."""
     out = StringIO()
-    Printer(stream=out, print_debuginfo=debuginfo).print_op(module)
+    ElidingPrinter(stream=out, print_debuginfo=debuginfo, elide_larger_than=elide_larger_than).print_op(module)
     return out.getvalue() + "\n"
+
+
+def print_op(op: Operation, *, elide_larger_than: int | None = None) -> str:
+    """One op (with its regions) as IR text."""
+    out = StringIO()
+    ElidingPrinter(stream=out, elide_larger_than=elide_larger_than).print_op(op)
+    return out.getvalue()
+
+
+def check_not_elided(text: str | bytes, name: str = "<string>") -> None:
+    """Refuse IR printed with elided constants (IRParseError at the first
+    `__elided__`): its weights are gone, so it must not run as a model."""
+    data = text.encode("utf-8", "replace") if isinstance(text, str) else bytes(text)
+    marker = f"dense_resource<{ELIDED}>".encode()
+    at = data.find(marker)
+    while at >= 0 and data[data.rfind(b"\n", 0, at) + 1 : at].lstrip().startswith(b"//"):
+        at = data.find(marker, at + 1)  # in a comment
+    if at < 0:
+        return
+    line = data.count(b"\n", 0, at) + 1
+    col = at - (data.rfind(b"\n", 0, at) + 1) + 1
+    raise IRVerifyError(
+        f"{name}:{line}:{col}: this constant was elided when the IR was printed (dense_resource<{ELIDED}>): "
+        "its values are not in the file. Print IR meant to be read back with `opt-tool -o FILE` "
+        "(or --elide-constants-larger-than=-1)"
+    )
 
 
 def forward_func(module: ModuleOp) -> FuncOp:

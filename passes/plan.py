@@ -11,6 +11,10 @@ Algorithm:
 4. Each op gets `hy.buf = #hy.buf<offset, bytes, live s to e[, inplace i]>`;
    `@forward` gets `hy.arena = #hy.arena<bytes, lower_bound, no_reuse>`, where
    lower_bound is the peak of bytes live at once and no_reuse the sum of all.
+5. The peak depends on op order: `@forward` also gets
+   `hy.peak_bytes = {given_order = P, scheduled = Q}`, the peak (static plus
+   batch-proportional bytes at batch 1) of the order as given and of the order
+   the `schedule` pass would choose; Q < P says `-p ...,schedule,plan` helps.
 
     %1 = hy.relu %0 : tensor<1x256xf32> {hy.buf = #hy.buf<offset 0, bytes 1024, live 5 to 7, inplace 0>}
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, IntegerType, ModuleOp
 from xdsl.dialects.func import FuncOp
 from xdsl.passes import ModulePass
 
@@ -38,6 +42,8 @@ class Plan(ModulePass):
     """Let elementwise ops overwrite an operand that dies at them."""
     reuse: bool = True
     """Share bytes between buffers whose lifetimes do not overlap."""
+    report_schedule: bool = True
+    """Record the peak of the order `schedule` would choose (`hy.peak_bytes`)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.alignment < 1 or self.alignment & (self.alignment - 1):
@@ -65,6 +71,19 @@ class Plan(ModulePass):
             iv.op.attributes[BUF] = BufferAttr(off, size, iv.start, iv.end, iv.donor)
         no_reuse = tuple(sum(iv.bytes for iv in members) for members in classes)
         func.attributes[ARENA] = ArenaAttr(tuple(sizes), tuple(bounds), no_reuse)
+        func.attributes.pop(PEAK, None)
+        if self.report_schedule:
+            from hybridize.passes.schedule import scheduled_peak
+
+            given, scheduled = scheduled_peak(func, self.alignment)
+            i64 = IntegerType(64)
+            func.attributes[PEAK] = DictionaryAttr(
+                {"given_order": IntegerAttr(given, i64), "scheduled": IntegerAttr(scheduled, i64)}
+            )
+
+
+PEAK = "hy.peak_bytes"
+"""Function attribute: peaks of live bytes of the given order and of `schedule`'s."""
 
 
 def sequential(intervals: list[Interval]) -> dict:

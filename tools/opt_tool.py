@@ -21,7 +21,9 @@ an unknown pass the registered passes; the exit code is 1.
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
 from collections.abc import Sequence
 from typing import IO
 
@@ -29,14 +31,27 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError, VerifyException
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-from hybridize import errors
+from hybridize import __version__, errors
 from hybridize.backends.draw.dot import DrawError
-from hybridize.ir.module import IRVerifyError
+from hybridize.ir.module import DEFAULT_ELIDE, IRVerifyError
 from hybridize.ir.parser import Limits
+from hybridize.passes import PassFailure, PassRegistrationError
 
 
 class OptTool(xDSLOptMain):
-    version_format = "opt-tool (hybridize) built on xdsl {xdsl_version}"
+    version_format = f"opt-tool (hybridize {__version__}) built on xdsl {{xdsl_version}}"
+
+    def __init__(self, description: str, args: Sequence[str]):
+        # Plugins register passes, so they load before xDSL builds the pass list.
+        from hybridize.passes import load_entry_points, load_pass_plugin
+
+        pre = argparse.ArgumentParser(add_help=False)
+        pre.add_argument("--load-pass-plugin", action="append", default=[])
+        known, _ = pre.parse_known_args(args)
+        load_entry_points()
+        for path in known.load_pass_plugin:
+            load_pass_plugin(path)
+        super().__init__(description, args)
 
     def register_all_dialects(self):
         from xdsl.dialects.builtin import Builtin
@@ -53,8 +68,12 @@ class OptTool(xDSLOptMain):
         from hybridize.ir.parser import Limits
 
         def parse_mlir(io: IO[bytes]) -> ModuleOp:
+            from hybridize.ir.module import check_not_elided
+
             limits = Limits(max_tensor_bytes=self.args.max_tensor_bytes)
-            parser = LocatingParser(self.ctx, io.read(), self.get_input_name(), limits)
+            text = io.read()
+            check_not_elided(text, self.get_input_name())
+            parser = LocatingParser(self.ctx, text, self.get_input_name(), limits)
             module = parser.parse_module(not self.args.no_implicit_module)
             if not self.args.disable_verify:
                 verify_located(module, parser.op_starts, self._line_offset, limits)
@@ -83,6 +102,65 @@ class OptTool(xDSLOptMain):
 
     def register_all_arguments(self, arg_parser):
         super().register_all_arguments(arg_parser)
+        arg_parser.prog = "opt-tool"
+        helps = {
+            "passes": "comma-separated pass pipeline, e.g. canonicalize,fuse{max-ops=8},plan "
+            "(--list-passes prints every pass with its options)",
+            "time_passes": "print the time of parsing, each pass, printing and the total on stderr",
+            "print_between_passes": "print the IR between passes on stderr (see --print-ir-after-all)",
+        }
+        for action in arg_parser._actions:
+            if action.dest in helps:
+                action.help = helps[action.dest]
+        arg_parser.add_argument(
+            "--list-passes", action="store_true", help="print every pass, its options and their defaults, and exit"
+        )
+        arg_parser.add_argument(
+            "--load-pass-plugin",
+            action="append",
+            metavar="FILE.py",
+            default=[],
+            help="run a Python file (or import a module) that registers passes with "
+            "hybridize.passes.register_pass (repeatable); installed packages add passes "
+            "through the `hybridize.passes` entry-point group",
+        )
+        arg_parser.add_argument(
+            "--elide-constants-larger-than",
+            type=int,
+            default=None,
+            metavar="N",
+            help=f"print constants of more than N elements as dense_resource<__elided__> (-1: never). "
+            f"Default: {DEFAULT_ELIDE} for IR on a terminal and in --print-ir-* dumps; IR written with -o "
+            "or into a pipe keeps every constant, so it can be read back",
+        )
+        arg_parser.add_argument(
+            "--print-ir-after-all", action="store_true", help="print the IR after every pass on stderr"
+        )
+        arg_parser.add_argument(
+            "--print-ir-after",
+            action="append",
+            default=[],
+            metavar="PASS",
+            help="print the IR after the named pass(es) on stderr (repeatable, or comma-separated)",
+        )
+        arg_parser.add_argument(
+            "--print-ir-after-failure", action="store_true", help="print the IR a failing pass left on stderr"
+        )
+        arg_parser.add_argument(
+            "--pass-statistics",
+            action="store_true",
+            help="print per pass, on stderr: ops removed and added, fused groups formed, bytes saved",
+        )
+        arg_parser.add_argument(
+            "--show-traceback", action="store_true", help="on a failing pass, print the Python traceback too"
+        )
+        arg_parser.add_argument(
+            "--reproducer",
+            metavar="FILE",
+            help="on a failing pass, write the IR before it and the failing pipeline to FILE "
+            "(default: opt-tool-<input>-<pass>.mlir in the temporary directory)",
+        )
+        arg_parser.add_argument("--no-reproducer", action="store_true", help="write no reproducer file")
         arg_parser.add_argument(
             "--input-shape",
             action="append",
@@ -153,7 +231,70 @@ class OptTool(xDSLOptMain):
 
     def parse_chunk(self, chunk, file_extension, start_offset=0):
         self._line_offset = start_offset  # so split-input-file errors name file lines
-        return super().parse_chunk(chunk, file_extension, start_offset)
+        start = time.perf_counter()
+        try:
+            return super().parse_chunk(chunk, file_extension, start_offset)
+        finally:
+            self._timings.append(("parse", time.perf_counter() - start))
+
+    # -- running and reporting ----------------------------------------------
+    _timings: list
+
+    def run(self):
+        if self.args.list_passes:
+            from hybridize.passes import describe_passes
+
+            sys.stdout.write(describe_passes())
+            return
+        self._timings = []
+        self._statistics = []
+        start = time.perf_counter()
+        try:
+            super().run()
+        finally:
+            if self.args.time_passes:
+                self._timings.append(("total", time.perf_counter() - start))
+                sys.stderr.write(timing_report(self._timings))
+            if self.args.pass_statistics and self._statistics:
+                sys.stderr.write(statistics_report(self._statistics))
+
+    def output_resulting_program(self, prog: ModuleOp) -> str:
+        from io import StringIO
+
+        from xdsl.utils.arg_spec import parse_spec
+
+        start = time.perf_counter()
+        try:
+            if parse_spec(self.args.target).name != "mlir" or self.args.syntax_highlight:
+                return super().output_resulting_program(prog)
+            from hybridize.ir.module import ElidingPrinter
+
+            out = StringIO()
+            printer = ElidingPrinter(
+                stream=out,
+                print_generic_format=self.args.print_op_generic,
+                print_properties_as_attributes=self.args.print_no_properties,
+                print_debuginfo=self.args.print_debuginfo,
+                elide_larger_than=self.output_elision(),
+            )
+            printer.print_op(prog)
+            printer.print_metadata(self.ctx.loaded_dialects)
+            out.write("\n\n")
+            return out.getvalue()
+        finally:
+            self._timings.append(("print", time.perf_counter() - start))
+
+    def output_elision(self) -> int | None:
+        """Elision of the printed result: as asked, else on a terminal only
+        (files and pipes are read back: they keep every constant)."""
+        n = self.args.elide_constants_larger_than
+        if n is not None:
+            return None if n < 0 else n
+        return DEFAULT_ELIDE if self.args.output_file is None and sys.stdout.isatty() else None
+
+    def dump_elision(self) -> int | None:
+        n = self.args.elide_constants_larger_than
+        return DEFAULT_ELIDE if n is None else (None if n < 0 else n)
 
     def register_all_passes(self):
         from hybridize.passes import PASSES
@@ -251,7 +392,7 @@ class OptTool(xDSLOptMain):
 
         html = parse_spec(self.args.target).name == "html"
         if self.args.svg_dir is None and not html:
-            return super().apply_passes(prog)
+            return self.run_pipeline(prog)
         from pathlib import Path
 
         from hybridize.backends.draw import render, to_dot
@@ -288,10 +429,166 @@ class OptTool(xDSLOptMain):
         from hybridize.passes import PipelineError, parse_pipeline
 
         try:
-            parse_pipeline(self.args.passes)
+            self._passes = parse_pipeline(self.args.passes) if self.args.passes.strip() else []
         except PipelineError as e:
             raise ToolError(str(e)) from None
-        super().setup_pipeline()
+        after = {n.strip() for names in self.args.print_ir_after for n in names.split(",") if n.strip()}
+        unknown = sorted(after - {p.name for p in self._passes})
+        if unknown:
+            raise ToolError(f"--print-ir-after {', '.join(unknown)}: not in the pipeline '{self.args.passes}'")
+        self._print_after = after
+
+    def run_pipeline(self, prog: ModuleOp) -> None:
+        from hybridize.passes import run_pipeline
+
+        run_pipeline(prog, self._passes, instrument=Instrument(self))
+
+
+class Instrument:
+    """opt-tool's pass instrumentation: IR dumps, statistics and reproducers
+    (see `hybridize.passes.PassInstrumentation`)."""
+
+    def __init__(self, tool: OptTool):
+        self.tool, self.args = tool, tool.args
+        self.keep_before = not self.args.no_reproducer
+        self.done: list = []
+        self.counts = None
+
+    def dump(self, title: str, module: ModuleOp) -> None:
+        from hybridize.ir.module import print_module
+
+        sys.stderr.write(f"// -----// IR Dump After {title} //----- //\n")
+        sys.stderr.write(print_module(module, elide_larger_than=self.tool.dump_elision()))
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def before_pass(self, p, module: ModuleOp) -> None:
+        if self.args.pass_statistics:
+            self.counts = module_counts(module)
+
+    def after_pass(self, p, module: ModuleOp, seconds: float) -> None:
+        self.tool._timings.append((p.name, seconds))
+        if self.args.pass_statistics:
+            self.tool._statistics.append((p.name, pass_statistics(self.counts, module_counts(module))))
+        self.done.append(p)
+        last = len(self.done) == len(self.tool._passes)
+        if (
+            self.args.print_ir_after_all
+            or p.name in self.tool._print_after
+            or (self.args.print_between_passes and not last)
+        ):
+            self.dump(p.name, module)
+
+    def after_failure(self, p, module: ModuleOp, error) -> None:
+        if self.args.print_ir_after_failure:
+            self.dump(f"{p.name} Failed", module)
+        if error.before is not None:
+            error.reproducer = self.write_reproducer(p, error)
+
+    def describe_op(self, op) -> str:
+        from hybridize.passes import describe_op
+
+        span = self.tool._op_starts.get(op)
+        if span is None:
+            return describe_op(op)
+        loc = span.get_location()
+        return f"{loc.file}:{loc.line + self.tool._line_offset}:{loc.col} {describe_op(op)}"
+
+    def write_reproducer(self, p, error):
+        """The IR before the failing pass, headed by the command that re-runs
+        the failing rest of the pipeline on it (as MLIR's crash reproducers)."""
+        import shlex
+        import tempfile
+        from pathlib import Path
+
+        from hybridize.ir.module import print_module
+
+        args = self.args
+        rest = self.tool._passes[len(self.done) :]
+        pipeline = ",".join(str(q.pipeline_pass_spec()) for q in rest)
+        if args.reproducer:
+            path = Path(args.reproducer)
+        else:
+            stem = Path(args.input_file).name.split(".")[0] if args.input_file else "stdin"
+            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{stem}-{p.name}")[:80]
+            path = Path(tempfile.gettempdir()) / f"opt-tool-{safe}.mlir"
+        plugins = "".join(f"--load-pass-plugin {shlex.quote(str(Path(f).resolve()))} " for f in args.load_pass_plugin)
+        command = f"opt-tool {plugins}-p {shlex.quote(pipeline)} {shlex.quote(str(path))}"
+        first = str(error).strip().splitlines()[0]
+        header = (
+            f"// opt-tool reproducer: pass '{p.name}' failed"
+            + (f" after {', '.join(q.name for q in self.done)}" if self.done else "")
+            + f"\n// error: {first}\n// re-run: {command}\n"
+        )
+        try:
+            path.write_text(header + print_module(error.before))
+        except OSError as e:
+            return f"(could not write the reproducer {path}: {e.strerror})"
+        return f"{path} (re-run: {command})"
+
+
+def module_counts(module: ModuleOp) -> dict:
+    """Ops by name, fused groups and constant bytes of a module, for statistics."""
+    from collections import Counter
+
+    from hybridize.ir.attributes import ARENA
+
+    ops = Counter()
+    const_bytes = 0
+    arena = None
+    for op in module.walk():
+        if op.parent_op() is not None and op.parent_op().name == "hy.fused":
+            continue  # a kernel's body: its ops were counted (and removed) where they stood
+        ops[op.name] += 1
+        if op.name == "hy.constant":
+            const_bytes += len(op.value.data.data)
+        if ARENA in op.attributes:
+            arena = op.attributes[ARENA]
+    return {"ops": ops, "const_bytes": const_bytes, "arena": arena}
+
+
+def pass_statistics(before: dict, after: dict) -> list[tuple[str, int, str]]:
+    """(statistic, value, description) rows of one pass."""
+    added = sum(max(0, after["ops"][k] - before["ops"].get(k, 0)) for k in after["ops"])
+    removed = sum(max(0, n - after["ops"].get(k, 0)) for k, n in before["ops"].items())
+    rows = [
+        ("ops-removed", removed, "ops erased (or replaced)"),
+        ("ops-added", added, "ops created"),
+        ("groups-formed", after["ops"].get("hy.fused", 0) - before["ops"].get("hy.fused", 0), "hy.fused kernels made"),
+        ("constant-bytes-saved", before["const_bytes"] - after["const_bytes"], "bytes of constants no longer held"),
+    ]
+    arena = after["arena"]
+    if arena is not None and arena is not before["arena"]:
+        nbytes, bound, no_reuse = arena.at(1)
+        rows.append(("arena-bytes", nbytes, f"arena at batch 1 (lower bound {bound})"))
+        rows.append(("arena-bytes-saved", no_reuse - nbytes, "bytes below a plan without reuse"))
+    return rows
+
+
+def statistics_report(stats: list) -> str:
+    lines = ["===" + "-" * 73 + "===", " " * 25 + "... Pass statistics report ...", "===" + "-" * 73 + "==="]
+    for name, rows in stats:
+        lines.append(f"'{name}'")
+        for stat, value, doc in rows:
+            lines.append(f"  (S) {value:>10} {stat:<22} - {doc}")
+    return "\n".join(lines) + "\n"
+
+
+def timing_report(timings: list) -> str:
+    """MLIR's --mlir-timing layout: parse, each pass, print, and the total (wall time)."""
+    total = next((s for n, s in timings if n == "total"), sum(s for _, s in timings))
+    lines = [
+        "===" + "-" * 73 + "===",
+        " " * 25 + "... Execution time report ...",
+        "===" + "-" * 73 + "===",
+        f"  Total Execution Time: {total:.4f} seconds",
+        "",
+        "  ----Wall Time----  ----Name----",
+    ]
+    for name, seconds in timings:
+        share = 100 * seconds / total if total > 0 else 100.0
+        lines.append(f"  {seconds:8.4f} ({share:5.1f}%)  {'Total' if name == 'total' else name}")
+    return "\n".join(lines) + "\n"
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -319,12 +616,36 @@ def _message(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def report_pass_failure(e, input_name: str, traceback: bool) -> None:
+    """A failing pass on stderr: the pass, the verifier's full message at the
+    op, the reproducer written, and the traceback when asked for."""
+    import traceback as tb
+
+    message = str(e).strip()
+    print(f"{input_name}: error: {message}", file=sys.stderr)
+    reproducer = getattr(e, "reproducer", None)
+    if reproducer:
+        print(f"opt-tool: note: reproducer written to {reproducer}", file=sys.stderr)
+    cause = e.__cause__
+    if traceback:
+        tb.print_exception(cause if cause is not None else e, file=sys.stderr)
+    elif cause is not None:
+        print("opt-tool: note: --show-traceback prints the Python traceback of the failure", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     input_name = next((a for a in args if not a.startswith("-") and (a.endswith(".mlir") or "." in a)), "stdin")
+    tool = None
     try:
         tool = OptTool(description="hybridize's optimizer driver: parse IR, run passes, print IR or code", args=args)
         tool.run()
+    except PassFailure as e:
+        report_pass_failure(e, tool.get_input_name() if tool else input_name, "--show-traceback" in args)
+        return 1
+    except PassRegistrationError as e:
+        print(f"opt-tool: error: {e}", file=sys.stderr)
+        return 1
     except (ToolError, DrawError) as e:
         print(f"opt-tool: error: {e}", file=sys.stderr)
         return 1
