@@ -71,3 +71,48 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "eager/compiled" in r.stdout and out.exists()
     r = opt_tool("--passes=fuse,plan", out)
     assert r.returncode == 0 and r.stdout.count("hy.fused") == 2
+
+
+BIG = """func.func @forward(%x: tensor<64xf32>) -> tensor<64xf32> {
+  %w = hy.constant dense<0.5> : tensor<64xf32>
+  %0 = hy.mul %x, %w : (tensor<64xf32>, tensor<64xf32>) -> tensor<64xf32>
+  func.return %0 : tensor<64xf32>
+}
+"""
+
+
+def test_constants_elided_on_a_terminal_kept_in_files_and_pipes(tmp_path):
+    import os
+    import pty
+
+    src = tmp_path / "big.mlir"
+    src.write_text(BIG.replace("dense<0.5>", "dense<[" + ", ".join(f"{i}.0" for i in range(64)) + "]>"))
+    master, slave = pty.openpty()
+    try:
+        r = subprocess.run([str(BIN / "opt-tool"), str(src)], stdout=slave, stderr=subprocess.PIPE, text=True)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(master)
+    assert r.returncode == 0, r.stderr
+    assert b"dense_resource<__elided__> : tensor<64xf32>" in out
+    piped = opt_tool(str(src))
+    assert piped.returncode == 0 and "__elided__" not in piped.stdout and "6.300000e+01" in piped.stdout
+    r = opt_tool(str(src), "-o", tmp_path / "out.mlir")
+    assert r.returncode == 0 and "__elided__" not in (tmp_path / "out.mlir").read_text()
+    # Elided text is refused with its position, also from Python.
+    import pytest
+
+    import hybridize
+
+    elided = hybridize.print_module(hybridize.parse_module(src.read_text()), elide_larger_than=16)
+    with pytest.raises(hybridize.IRError, match=r"<string>:3:\d+: this constant was elided"):
+        hybridize.parse_module(elided)

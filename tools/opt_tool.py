@@ -486,13 +486,10 @@ class Instrument:
             error.reproducer = self.write_reproducer(p, error)
 
     def describe_op(self, op) -> str:
+        # (the error line starts with the op's file:line:col, see report_pass_failure)
         from hybridize.passes import describe_op
 
-        span = self.tool._op_starts.get(op)
-        if span is None:
-            return describe_op(op)
-        loc = span.get_location()
-        return f"{loc.file}:{loc.line + self.tool._line_offset}:{loc.col} {describe_op(op)}"
+        return describe_op(op)
 
     def write_reproducer(self, p, error):
         """The IR before the failing pass, headed by the command that re-runs
@@ -616,13 +613,18 @@ def _message(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
-def report_pass_failure(e, input_name: str, traceback: bool) -> None:
-    """A failing pass on stderr: the pass, the verifier's full message at the
-    op, the reproducer written, and the traceback when asked for."""
+def report_pass_failure(e, tool: OptTool | None, input_name: str, traceback: bool) -> None:
+    """A failing pass on stderr: `file:line:col: error:` at the failing op (or
+    the file's first op), the pass, the verifier's full message, the
+    reproducer written, and the traceback when asked for."""
     import traceback as tb
 
     message = str(e).strip()
-    print(f"{input_name}: error: {message}", file=sys.stderr)
+    if tool is not None and tool._op_starts:
+        where, _, message = tool._locate(e.op, message).partition(": ")
+        print(f"{where}: error: {message}", file=sys.stderr)
+    else:
+        print(f"{input_name}: error: {message}", file=sys.stderr)
     reproducer = getattr(e, "reproducer", None)
     if reproducer:
         print(f"opt-tool: note: reproducer written to {reproducer}", file=sys.stderr)
@@ -641,7 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tool = OptTool(description="hybridize's optimizer driver: parse IR, run passes, print IR or code", args=args)
         tool.run()
     except PassFailure as e:
-        report_pass_failure(e, tool.get_input_name() if tool else input_name, "--show-traceback" in args)
+        report_pass_failure(e, tool, tool.get_input_name() if tool else input_name, "--show-traceback" in args)
         return 1
     except PassRegistrationError as e:
         print(f"opt-tool: error: {e}", file=sys.stderr)

@@ -7,7 +7,7 @@
 // RUN: not opt-tool --load-pass-plugin %S/Inputs/my_passes.py -p break-relu --print-ir-after-failure --no-reproducer %s 2>&1 | filecheck %s --check-prefix=AFTER
 // RUN: not opt-tool -p plan,fuse --no-reproducer %s 2>&1 | filecheck %s --check-prefix=ORDER
 
-// CHECK:      opt-pass-failure.mlir: error: pass 'break-relu' (after canonicalize) left IR that does not verify at {{.*}}opt-pass-failure.mlir:{{[0-9]+}}:3 `%0 = hy.relu %w : tensor<4xf32>` (op 0 of @forward): result 'result' at position 0 does not verify:
+// CHECK:      opt-pass-failure.mlir:34:3: error: pass 'break-relu' (after canonicalize) left IR that does not verify at `%0 = hy.relu %w : tensor<4xf32>` (op 0 of @forward): result 'result' at position 0 does not verify:
 // CHECK-NEXT: attribute tensor<2x2xf32> expected from variable 'T', but got tensor<4xf32>
 // CHECK-NEXT: opt-tool: note: reproducer written to {{.*}}repro.mlir (re-run: opt-tool --load-pass-plugin {{.*}}my_passes.py -p break-relu,plan {{.*}}repro.mlir)
 // CHECK-NOT:  Traceback
