@@ -113,9 +113,10 @@ def register_pass(cls: type[ModulePass] | None = None, *, replace: bool = False,
     if not isinstance(name, str) or not name:
         raise PassRegistrationError(f"register_pass: {cls.__qualname__} has no `name` (e.g. name = \"my-pass\")")
     where = origin or cls.__module__
-    if name in BUILTIN_PASSES and not replace and ORIGINS.get(name) is None:
-        builtin = PASSES[name]()
-        if builtin is not cls:
+    if name in BUILTIN_PASSES and ORIGINS.get(name) is None:
+        if PASSES[name]() is cls:
+            return cls  # the built-in itself
+        if not replace:
             raise PassRegistrationError(
                 f"pass '{name}' of {where} ({cls.__qualname__}) would replace the built-in pass '{name}'; "
                 "rename it, or register it with register_pass(cls, replace=True) to replace the built-in on purpose"
