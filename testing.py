@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
+from hybridize.errors import PassError
 from hybridize.ir.strategies import ALL_OPS, DTYPES, OP_BUILDERS, GraphCase, any_graphs, graphs, random_graph
 
 TOLERANCES: dict[str, tuple[float, float]] = {"float32": (1e-4, 1e-5), "float64": (1e-9, 1e-12)}
@@ -48,7 +49,7 @@ BACKENDS = ("numpy", "c")
 REPRODUCER_DIR = "hybridize-repro"
 
 
-class PassCheckError(AssertionError):
+class PassCheckError(PassError, AssertionError):
     """A pipeline changed what a graph computes, broke the IR or crashed;
     `case`, `pipeline` and `reproducer` (the written `.mlir`, once shrunk) say which."""
 

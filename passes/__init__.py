@@ -19,6 +19,7 @@ from xdsl.passes import ModulePass, PassPipeline
 from xdsl.utils.exceptions import ArgSpecParseError
 
 from hybridize.errors import PassError
+from hybridize.ir.checks import CheckError
 from hybridize.ir.dialect import make_context
 
 
@@ -342,8 +343,14 @@ class PassFailure(PipelineError):
     and, when asked for, a copy of the module before the pass (`before`)."""
 
     def __init__(self, message: str, pass_name: str, done: list[str], op=None, before: ModuleOp | None = None):
-        super().__init__(message)
+        Exception.__init__(self, message)  # (not CheckError's __init__, for PassVerifyError)
         self.pass_name, self.done, self.op, self.before = pass_name, done, op, before
+
+
+class PassVerifyError(PassFailure, CheckError):
+    """A pass left IR that does not verify (or was given such IR): a
+    PassFailure that is also the verifier's CheckError (an xDSL
+    VerifyException), as callers of the verifier expect."""
 
 
 class PassInstrumentation:
@@ -436,8 +443,8 @@ def run_pipeline(
         had_plan = _has_plan(module)
         after = f" (after {', '.join(done)})" if done else ""
 
-        def fail(message: str, op=None, cause: BaseException | None = None):
-            error = PassFailure(message, p.name, list(done), op, before)
+        def fail(message: str, op=None, cause: BaseException | None = None, verify: bool = False):
+            error = (PassVerifyError if verify else PassFailure)(message, p.name, list(done), op, before)
             error.__cause__ = cause
             inst.after_failure(p, module, error)
             raise error
@@ -461,7 +468,7 @@ def run_pipeline(
         if bad is not None:
             op, message = bad
             where = f" at {inst.describe_op(op)}" if op is not None else ""
-            fail(f"pass '{p.name}'{after} left IR that does not verify{where}: {message}", op)
+            fail(f"pass '{p.name}'{after} left IR that does not verify{where}: {message}", op, verify=True)
         inst.after_pass(p, module, seconds)
         done.append(p.name)
     return module
@@ -474,6 +481,7 @@ __all__ = [
     "PASSES",
     "PassFailure",
     "PassInstrumentation",
+    "PassVerifyError",
     "PassRegistrationError",
     "PipelineError",
     "describe_passes",
