@@ -34,6 +34,8 @@ import keyword
 import warnings
 from collections import namedtuple
 
+from hybridize.errors import InputError
+
 STRUCTURE = "hy.structure"
 """The `@forward` attribute holding the structure JSON."""
 
@@ -43,7 +45,7 @@ ALLOWED_MODULES = ("transformers.",)
 _LIVE: dict[str, type] = {}
 
 
-class StructureError(ValueError):
+class StructureError(InputError):
     """Arguments that do not match the structure the model was traced with."""
 
 
