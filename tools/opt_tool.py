@@ -263,6 +263,13 @@ class OptTool(xDSLOptMain):
 
         from xdsl.utils.arg_spec import parse_spec
 
+        if self.args.fusion_remarks:
+            from hybridize.passes import parse_pipeline
+            from hybridize.passes.fuse import Fuse, fusion_remarks
+
+            fuse = next((p for p in parse_pipeline(self.args.passes) if isinstance(p, Fuse)), Fuse())
+            for remark in fusion_remarks(prog, fuse.target, fuse.max_ops):
+                print(remark, file=sys.stderr)
         start = time.perf_counter()
         try:
             if parse_spec(self.args.target).name != "mlir" or self.args.syntax_highlight:
@@ -414,16 +421,6 @@ class OptTool(xDSLOptMain):
                 (svg_dir / f"{stage_slug(index, name)}.svg").write_bytes(data)
 
         run_stages(prog, self.args.passes, on_stage)
-
-    def output_resulting_program(self, prog: ModuleOp) -> str:
-        if self.args.fusion_remarks:
-            from hybridize.passes import parse_pipeline
-            from hybridize.passes.fuse import Fuse, fusion_remarks
-
-            fuse = next((p for p in parse_pipeline(self.args.passes) if isinstance(p, Fuse)), Fuse())
-            for remark in fusion_remarks(prog, fuse.target, fuse.max_ops):
-                print(remark, file=sys.stderr)
-        return super().output_resulting_program(prog)
 
     def setup_pipeline(self):
         from hybridize.passes import PipelineError, parse_pipeline

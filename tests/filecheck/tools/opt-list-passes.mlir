@@ -8,7 +8,7 @@
 // CHECK:      {{^}}canonicalize{{$}}
 // CHECK:      {{^}}fuse{{$}}
 // CHECK-NEXT:     {{[A-Z].*}}
-// CHECK-NEXT:     max-ops: int = 16    The largest number of ops in one fused region.
+// CHECK:          max-ops: int = 16    The largest number of ops in one fused region.
 // CHECK:      {{^}}plan{{$}}
 // CHECK-NEXT:     Place every intermediate of `@forward` in one arena.
 // CHECK-NEXT:     alignment: int = 64
