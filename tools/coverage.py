@@ -39,6 +39,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from hybridize.errors import HybridizeError
+
 TOLERANCE = 1e-4
 STAGES = ("build", "trace", "numpy", "c", "match")
 
@@ -90,7 +92,7 @@ def output_error(got: list, want: list) -> float:
     return worst
 
 
-class MismatchError(Exception):
+class MismatchError(HybridizeError):
     """Compiled outputs differ in number or shape from eager ones."""
 
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from xdsl.ir import SSAValue
 
+from hybridize.errors import FrontendError
 from hybridize.frontends.torch.lowering import CONVERTERS, Lowering, Unavailable, bind, refuse
 from hybridize.ir.recurrent import GRUOp, LSTMOp, RecurrentOp, RNNReluOp, RNNTanhOp
 from hybridize.ir.shape import ConcatOp, ReshapeOp, SliceOp, TransposeOp
@@ -30,7 +31,7 @@ from hybridize.ir.types import DYNAMIC, shape_of
 CELLS: dict[str, type[RecurrentOp]] = {"lstm": LSTMOp, "gru": GRUOp, "rnn_tanh": RNNTanhOp, "rnn_relu": RNNReluOp}
 
 
-class FinalStateUnavailable(Exception):
+class FinalStateUnavailable(FrontendError):
     """A forward direction's final state over a dynamic number of steps (no static index to slice)."""
 
 
