@@ -654,6 +654,32 @@ def b_resize(g: Graph):
     return N.ResizeOp(x, out, mode, align_corners=corners, scale=scale)
 
 
+def b_recurrent(cls):
+    """One recurrent layer over a [T, B, I] float input: weights, optional
+    biases (both or neither), an initial state; an LSTM sometimes projects."""
+
+    def build(g: Graph):
+        x = g.pick(FLOATS, rank=(3,), fits=lambda s: min(s) > 0)
+        if x is None:
+            return None
+        (t, b, i), d, c = shape_of(x), numpy_dtype(x).name, g.c
+        hidden, gates = c.int(1, 4), cls.GATES
+        proj = c.int(1, hidden - 1) if cls.HAS_CELL and hidden > 1 and c.coin(0.3) else None
+        out = proj or hidden
+        w_ih = g.const((gates * hidden, i), d, scale=1 / np.sqrt(i))
+        w_hh = g.const((gates * hidden, out), d, scale=1 / np.sqrt(out))
+        biased = c.coin(0.7)
+        b_ih = g.const((gates * hidden,), d) if biased else None
+        b_hh = g.const((gates * hidden,), d) if biased else None
+        h0 = g.const((b, out), d)
+        c0 = g.const((b, hidden), d) if cls.HAS_CELL else None
+        w_hr = g.const((proj, hidden), d, scale=1 / np.sqrt(hidden)) if proj else None
+        extra = {"c0": c0, "w_hr": w_hr} if cls.HAS_CELL else {}
+        return cls(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=c.coin(), **extra)
+
+    return build
+
+
 def _incoming() -> dict:
     """Builders of ops that only some checkouts have yet (looked up by name)."""
     table: dict = {}
@@ -663,6 +689,13 @@ def _incoming() -> dict:
             table[getattr(N, name)] = build
     if hasattr(I, "CumprodOp"):
         table[I.CumprodOp] = b_axis_numeric(I.CumprodOp)
+    try:
+        from hybridize.ir import recurrent as RNN
+    except ImportError:
+        RNN = None
+    if RNN is not None:
+        for cls in (RNN.LSTMOp, RNN.GRUOp, RNN.RNNTanhOp, RNN.RNNReluOp):
+            table[cls] = b_recurrent(cls)
     try:
         from hybridize.ir import sort as O
     except ImportError:

@@ -98,21 +98,18 @@ def onnx_session_maker(model, inputs):
 
 
 def flat_outputs(out) -> list:
-    import torch
+    """The tensors of a model's (possibly nested) output, in order: eager
+    torch and compiled models return the same structure (ModelOutput, dict,
+    tuples)."""
+    from hybridize.tools.zoo import tensors_of
 
-    if isinstance(out, torch.Tensor):
-        return [out]
-    if hasattr(out, "values"):
-        return [v for v in out.values() if isinstance(v, torch.Tensor)]
-    if isinstance(out, (tuple, list)):
-        return [v for v in out if isinstance(v, torch.Tensor)]
-    return [out]
+    return tensors_of(out)
 
 
 def relative_error(got, expected) -> float:
     import numpy as np
 
-    got = got if isinstance(got, (tuple, list)) else [got]
+    got = flat_outputs(got)
     worst = 0.0
     for g, e in zip(got, expected):
         e = e.detach().numpy() if hasattr(e, "detach") else np.asarray(e)
