@@ -91,7 +91,7 @@ def recurrent(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
             "}",
         ]
     else:
-        act = "tanh(a)" if op.name == "hy.rnn_tanh" else "(a > 0 ? a : 0)"
+        act = "tanh(a)" if op.name == "hy.rnn_tanh" else "(a < 0 ? 0 : a)"  # NaN stays NaN, as in NumPy
         lines += [
             f"for (long j = 0; j < {hid}; ++j) {{",
             f"const {t} a = gi[j] + gh[j];",
