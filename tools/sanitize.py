@@ -171,7 +171,9 @@ def run_module(module, inputs: list[np.ndarray], work: Path, library: Path, *, t
             ref = hybridize.build(optimized, "numpy")(*inputs)
     except Exception as e:
         return Outcome("skipped", f"the NumPy reference raised {type(e).__name__}: {e}")
-    ref = list(ref) if isinstance(ref, list | tuple) else [ref]
+    from hybridize.tools.zoo import tensors_of
+
+    ref = tensors_of(ref)  # a model's outputs keep their structure (ModelOutput, dict, tuples)
     batch = inputs[prog.batch_source[0]].shape[prog.batch_source[1]] if prog.dynamic else 1
     arrays = [np.ascontiguousarray(a) for a in inputs]
     outs = [(tuple(batch if d == DYNAMIC else d for d in shape_of(v)), numpy_dtype(v)) for v in prog.outputs]

@@ -235,6 +235,9 @@ def matmul_rows(op: MatmulOp, args: list[Tensor], out: Tensor, epilogue: Callabl
     so = contiguous_strides(batch)
     idx = [f"b{d}" for d in range(len(batch))]
     t = out.ctype
+    # integer products and sums wrap (in unsigned arithmetic: no UB), as on the NumPy backend
+    u = f"u{t}" if t.startswith("int") else None
+    accumulate = f"yr[j] = ({t})(({u})yr[j] + ({u})av * ({u})br[j]);" if u else "yr[j] += av * br[j];"
     lines = ["{"]
     for d, size in enumerate(batch):
         lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {size}; ++{idx[d]}) {{")
@@ -250,7 +253,7 @@ def matmul_rows(op: MatmulOp, args: list[Tensor], out: Tensor, epilogue: Callabl
         f"const {t} av = ab[i * {k} + q];",
         f"const {t} *br = bb + q * {n};",
         "#pragma omp simd",
-        f"for (long j = 0; j < {n}; ++j) yr[j] += av * br[j];",
+        f"for (long j = 0; j < {n}; ++j) {accumulate}",
         "}",
         *epilogue("r"),
         "}",
