@@ -752,7 +752,7 @@ def emit_fused(op: FusedOp, args: list[str], out: Target, donor: int) -> list[st
             for v in bop.operands:
                 last_use[v] = max(last_use.get(v, -1), last_use.get(bop.results[0], -1))
     (result,) = op.yielded.values
-    final = next(k for k, bop in enumerate(body) if bop.results[0] is result)
+    final = next((k for k, bop in enumerate(body) if bop.results[0] is result), len(body))
 
     def free_by_final(v) -> bool:
         """`v` may sit in the output array: nothing reads it (or a view of it)

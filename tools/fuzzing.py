@@ -442,19 +442,19 @@ PERTURBATIONS = 12
 def perturbed(module, inputs: list, rng, ulps: float = 4.0) -> tuple:
     """The module and inputs with every float value scaled by 1 + u, |u| <= ulps * eps."""
     import numpy as np
+    from xdsl.rewriter import Rewriter
 
     from hybridize.ir.structure import ConstantOp
+
+    draw = np.random.default_rng(rng.getrandbits(64))  # seeded by the caller's rng: reproducible
 
     def nudge(a):
         a = np.asarray(a)
         if a.dtype.kind != "f" or a.size == 0:
             return a
-        eps = np.finfo(a.dtype).eps
-        u = np.asarray([rng.uniform(-ulps, ulps) * eps for _ in range(a.size)], dtype=np.float64).reshape(a.shape)
+        u = draw.uniform(-ulps, ulps, a.shape) * np.finfo(a.dtype).eps
         with np.errstate(all="ignore"):
             return (a * (1 + u)).astype(a.dtype)
-
-    from xdsl.rewriter import Rewriter
 
     module = module.clone()
     for op in [op for op in module.walk() if isinstance(op, ConstantOp)]:

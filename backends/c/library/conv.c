@@ -190,10 +190,9 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
         /* while this panel's tiles run, bring the next panel's weights into L2, a share per tile:
          * its first tile would otherwise stream them from memory at the FMA rate */
         const long panels = (og + HY_NR - 1) / HY_NR;
-        const float *next = panel + 1 < panels ? b + k * HY_NR : b;
         const long share = (k * HY_NR + per_panel - 1) / per_panel;
         const long lines = panel + 1 < panels && rest * share < k * HY_NR ? (share + 15) / 16 : 0;
-        conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, t, lines ? next + rest * share : b, lines);
+        conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, t, lines ? b + k * HY_NR + rest * share : b, lines);
         /* store transposed: channel row oc, pixels p0 .. p0+mr contiguous */
         const long ocg = gr * og + oc0;
         float *y = cc->out + bt * cc->out_batch_stride + ocg * plane + p0;
