@@ -759,7 +759,7 @@ def emit_fused(op: FusedOp, args: list[str], out: Target, donor: int) -> list[st
         when the final statement writes there, but that statement itself, at the
         same index."""
         end = last_use.get(v, -1)
-        return end < final or (end == final and direct.get(v) == final and is_loop_op(body[final]))
+        return end < final or (end == final < len(body) and direct.get(v) == final and is_loop_op(body[final]))
 
     held = op.body.block.args[donor] if donor >= 0 else None
     lines = [f"# {op.name}"]
