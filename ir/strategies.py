@@ -53,8 +53,10 @@ from hybridize.ir import elementwise as E
 from hybridize.ir import indexing as I
 from hybridize.ir import linalg as L
 from hybridize.ir import nn as N
+from hybridize.ir import recurrent as RNN
 from hybridize.ir import reduce as R
 from hybridize.ir import shape as S
+from hybridize.ir import sort as O
 from hybridize.ir.base import BinaryOp, UnaryOp
 from hybridize.ir.structure import ConstantOp
 from hybridize.ir.types import element_from_numpy, numpy_dtype, shape_of, tensor_type
@@ -680,31 +682,19 @@ def b_recurrent(cls):
     return build
 
 
-def _incoming() -> dict:
-    """Builders of ops that only some checkouts have yet (looked up by name)."""
-    table: dict = {}
-    for name, build in (("ConvTranspose2dOp", b_conv_transpose), ("GroupNormOp", b_group_norm),
-                        ("ResizeOp", b_resize)):
-        if hasattr(N, name):
-            table[getattr(N, name)] = build
-    if hasattr(I, "CumprodOp"):
-        table[I.CumprodOp] = b_axis_numeric(I.CumprodOp)
-    try:
-        from hybridize.ir import recurrent as RNN
-    except ImportError:
-        RNN = None
-    if RNN is not None:
-        for cls in (RNN.LSTMOp, RNN.GRUOp, RNN.RNNTanhOp, RNN.RNNReluOp):
-            table[cls] = b_recurrent(cls)
-    try:
-        from hybridize.ir import sort as O
-    except ImportError:
-        return table
-    for cls in getattr(O, "SORT_OPS", ()):
-        if issubclass(cls, getattr(O, "ArgReduceOp", ())):
+def _ordering_and_recurrent() -> dict:
+    """Builders of the sort family, the new nn ops and the recurrent cells."""
+    table: dict = {
+        N.ConvTranspose2dOp: b_conv_transpose, N.GroupNormOp: b_group_norm, N.ResizeOp: b_resize,
+        I.CumprodOp: b_axis_numeric(I.CumprodOp),
+    }
+    for cls in O.SORT_OPS:
+        if issubclass(cls, O.ArgReduceOp):
             table[cls] = b_axis_numeric(cls, keepdim=lambda c: c.coin(0.3))
         else:
             table[cls] = b_axis_numeric(cls, descending=lambda c: c.coin())
+    for cls in (RNN.LSTMOp, RNN.GRUOp, RNN.RNNTanhOp, RNN.RNNReluOp):
+        table[cls] = b_recurrent(cls)
     return table
 
 
@@ -730,7 +720,7 @@ def _builders() -> dict[type[Operation], Callable[[Graph], Operation | None]]:
         N.AdaptiveAvgPool2dOp: b_adaptive, N.BatchNormOp: b_batch_norm, N.LayerNormOp: b_layer_norm,
         N.AttentionOp: b_attention,
     })
-    table.update(_incoming())
+    table.update(_ordering_and_recurrent())
     return table
 
 
