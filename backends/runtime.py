@@ -48,6 +48,8 @@ class CompiledModel:
         # a plain call: positional tensors in, one tensor or a tuple of several out
         self._in_spec = None if ins is None or _flat_args(ins) else ins
         self._out_spec = None if outs is None or (is_flat(outs) and outs != {"tuple": ["*"]}) else outs
+        # positional arrays in, the outputs as they come out: no structure to fold or rebuild
+        self._plain = self._in_spec is None and self._out_spec is None and not self._fold
 
     @property
     def arena_bytes(self) -> int:
@@ -74,7 +76,7 @@ class CompiledModel:
         return np.asarray(a, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
 
     def __call__(self, *args, **kwargs):
-        if self._in_spec is not None or kwargs or self._out_spec is not None or self._fold:
+        if kwargs or not self._plain:
             return self._call_structured(args, kwargs)
         exact = self._exact
         if exact is not None and len(args) == len(exact):
@@ -225,13 +227,32 @@ def c_runner(prog: Program, ffi, lib, constants: list[np.ndarray], used: set[int
 
         raise IndexError(f"generated C failed: {ERRORS.get(rc, f'error code {rc}')}")
 
-    if source_dim is None:
+    acquire, release = lock.acquire, lock.release
+    if source_dim is None and len(prog.inputs) == 1 and len(out_specs) == 1:
+        arena_ptr = arena_for(static)
+        (shape, dtype), = out_specs
+
+        def run(x):  # the common case, one array in and one out, without the generic packing
+            out = empty(shape, dtype)
+            acquire()
+            try:
+                rc = fn(threads, fb(x), fb(out), table, arena_ptr)
+            finally:
+                release()
+            if rc:
+                failed(rc)
+            return [out]
+
+    elif source_dim is None:
         arena_ptr = arena_for(static)
 
         def run(*arrays):
             outs = [empty(s, d) for s, d in out_specs]
-            with lock:
+            acquire()
+            try:
                 rc = fn(threads, *map(fb, arrays), *map(fb, outs), table, arena_ptr)
+            finally:
+                release()
             if rc:
                 failed(rc)
             return outs
