@@ -125,6 +125,8 @@ CONVS = [
     (24, 24, 3, 2, 1, 1, 24, 15),   # depthwise stride 2
     (8, 16, 3, 1, 1, 1, 8, 10),     # depthwise, channel multiplier 2
     (6, 6, 5, 1, 2, 1, 6, 9),       # depthwise 5x5 (generic taps)
+    (40, 40, 3, 1, 1, 1, 40, 7),    # depthwise across channels: 8-channel transposes, a ragged block
+    (300, 300, 3, 1, 1, 1, 300, 14),  # depthwise across channels, split over threads
 ]  # fmt: skip
 
 

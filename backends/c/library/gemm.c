@@ -39,6 +39,9 @@
 #ifndef HY_NC
 #define HY_NC (NR * 32)
 #endif
+#ifndef GEMM_A_AHEAD
+#define GEMM_A_AHEAD 2 /* tiles ahead a pre-packed A panel is prefetched */
+#endif
 
 typedef float vf __attribute__((vector_size(HY_VB)));
 typedef float vfu __attribute__((vector_size(HY_VB), aligned(4)));
@@ -576,9 +579,21 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
                         /* a pre-packed B panel comes from memory: while this panel's tiles run, each
                          * brings its share of the next one into L2 (a freshly packed one is in cache) */
                         const long tiles = (mc + MR - 1) / MR, share = (kc * NR + tiles - 1) / tiles;
-                        const int pf_on = !pack_b_needed && jr + NR < nc;
+                        int pf_on = !pack_b_needed && jr + NR < nc;
                         const float *next = bp + pb_stride + (ir / MR) * share;
-                        const long lines = pf_on ? (share + 15) / 16 : 0;
+                        long lines = pf_on ? (share + 15) / 16 : 0;
+                        /* pre-packed A (weights times activations, as a 1x1 conv runs): on the first B
+                         * panel each tile brings the A panel GEMM_A_AHEAD tiles on into L2, so weights
+                         * stream from memory at its bandwidth, not its latency (later B panels find
+                         * them in L2). 1280 x 49 x 320 with weights from DRAM: 456 -> see gemm.c notes */
+                        if (!pf_on && !pack_a_needed && jr == 0) {
+                            const long ahead = (ic + ir) / MR + GEMM_A_AHEAD;
+                            if (ahead * MR < i_hi) {
+                                next = g->a->ptr + bt * g->a->batch_stride + ahead * k * MR + pc * MR;
+                                lines = (kc * MR + 15) / 16;
+                                pf_on = 1;
+                            }
+                        }
                         const float *a_next = ir + MR < mc ? pa + (ir / MR + 1) * pa_stride : NULL;
                         ukernel_mr(mr, kc, pa + (ir / MR) * pa_stride, bp, ldb, ct, rs, cs, nr, first, last, &te,
                                    pf_on ? next : bp, lines, a_next);
