@@ -146,6 +146,28 @@ static void dw_scatter8(const float *src, long lanes, long n, float *y, long pla
         for (int u = 0; u < 8; ++u) y[u * plane + k] = src[k * lanes + u];
 }
 
+/* One block's 3x3 (dilation 1) output pixels: three row sums so the FMAs of a pixel
+ * are three short chains, the activation a constant of each instance. */
+static inline __attribute__((always_inline)) void dw_block3x3(const dw_vf *xin, const dw_vf *wv, dw_vf bias,
+                                                              dw_vf *yv, const hy_conv_geometry *g, long wp,
+                                                              const int act, float lo, float hi)
+{
+    const dw_vf w0 = wv[0], w1 = wv[1], w2 = wv[2], w3 = wv[3], w4 = wv[4], w5 = wv[5], w6 = wv[6], w7 = wv[7],
+                w8 = wv[8];
+    const long sw = g->sw;
+    for (long i = 0; i < g->oh; ++i) {
+        const dw_vf *r0 = xin + i * g->sh * wp, *r1 = r0 + wp, *r2 = r1 + wp;
+        dw_vf *yr = yv + i * g->ow;
+        for (long j = 0; j < g->ow; ++j) {
+            const long o = j * sw;
+            const dw_vf s0 = bias + w0 * r0[o] + w1 * r0[o + 1] + w2 * r0[o + 2];
+            const dw_vf s1 = w3 * r1[o] + w4 * r1[o + 1] + w5 * r1[o + 2];
+            const dw_vf s2 = w6 * r2[o] + w7 * r2[o + 1] + w8 * r2[o + 2];
+            yr[j] = dw_act_v(s0 + s1 + s2, act, lo, hi);
+        }
+    }
+}
+
 static void dw_across_channels(const hy_depthwise_call *dc, long bt, long c0, long c1, float *work, long hp, long wp)
 {
     const hy_conv_geometry *g = &dc->geometry;
@@ -155,9 +177,12 @@ static void dw_across_channels(const hy_depthwise_call *dc, long bt, long c0, lo
     dw_vf *xin = (dw_vf *)work;          /* [hp][wp] vectors of VL channels */
     dw_vf *wv = xin + hp * wp;            /* [taps] */
     dw_vf *yv = wv + taps;                /* [plane] */
+    /* the padding stays zero from block to block: each block rewrites only the interior
+     * (a ragged last block leaves the previous block's values in its unused lanes, whose
+     * weights are zero and whose results are never stored) */
+    memset(xin, 0, sizeof(dw_vf) * (size_t)(hp * wp));
     for (long cb = c0; cb < c1; cb += DW_VL) {
         const long lanes = c1 - cb < DW_VL ? c1 - cb : DW_VL;
-        memset(xin, 0, sizeof(dw_vf) * (size_t)(hp * wp));
         float *xf = (float *)xin, *wf = (float *)wv;
         for (long t = 0; t < taps; ++t) wv[t] = (dw_vf){0};
         dw_vf bias = {0};
@@ -175,17 +200,9 @@ static void dw_across_channels(const hy_depthwise_call *dc, long bt, long c0, lo
             if (dc->bias) bias[l] = dc->bias[ch];
         }
         if (g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1) { /* MobileNet's: nine taps unrolled */
-            const dw_vf w0 = wv[0], w1 = wv[1], w2 = wv[2], w3 = wv[3], w4 = wv[4], w5 = wv[5], w6 = wv[6],
-                        w7 = wv[7], w8 = wv[8];
-            for (long i = 0; i < g->oh; ++i) {
-                const dw_vf *r0 = xin + i * g->sh * wp, *r1 = r0 + wp, *r2 = r1 + wp;
-                for (long j = 0; j < g->ow; ++j) {
-                    const long o = j * g->sw;
-                    const dw_vf acc = bias + w0 * r0[o] + w1 * r0[o + 1] + w2 * r0[o + 2] + w3 * r1[o] +
-                                      w4 * r1[o + 1] + w5 * r1[o + 2] + w6 * r2[o] + w7 * r2[o + 1] + w8 * r2[o + 2];
-                    yv[i * g->ow + j] = dw_act_v(acc, e->act, e->lo, e->hi);
-                }
-            }
+            if (e->act == HY_ACT_CLAMP) dw_block3x3(xin, wv, bias, yv, g, wp, HY_ACT_CLAMP, e->lo, e->hi);
+            else if (e->act == HY_ACT_RELU) dw_block3x3(xin, wv, bias, yv, g, wp, HY_ACT_RELU, 0, 0);
+            else dw_block3x3(xin, wv, bias, yv, g, wp, HY_ACT_NONE, 0, 0);
         } else {
             for (long i = 0; i < g->oh; ++i)
                 for (long j = 0; j < g->ow; ++j) {
@@ -207,6 +224,102 @@ static void dw_across_channels(const hy_depthwise_call *dc, long bt, long c0, lo
     }
 }
 
+/* Stride 1, dilation 1, "same" width (ow == w): the plane is one flat row.
+ * Output pixel p reads input p + (r - ph) * w + (q - pw) for tap (r, q), so
+ * vectors run over flat pixels across row ends (a 7- or 56-wide row wastes no
+ * lanes) and each kernel column's sum is masked where its column falls outside
+ * the row (a select, not a multiply: an infinity there must not become NaN).
+ * Each channel's plane is copied once between zero rows. */
+typedef float dwf_vfu __attribute__((vector_size(HY_VB), aligned(4)));
+#define DWF_KW 7 /* widest kernel the flat path takes */
+
+static int dw_flat_fits(const hy_depthwise_call *dc)
+{
+    const hy_conv_geometry *g = &dc->geometry;
+    return g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->ow == g->w && g->kw <= DWF_KW &&
+           g->kh <= DWF_KW && g->pw < g->kw && g->ph < g->kh && g->oh == g->h + 2 * g->ph - g->kh + 1;
+}
+
+/* Vectors after which the column masks repeat: lcm(w, VL) / VL. */
+static long dw_flat_period(long w)
+{
+    long a = w, b = DW_VL;
+    while (b) {
+        const long t = a % b;
+        a = b;
+        b = t;
+    }
+    return w / a;
+}
+
+/* Floats of the flat buffer: the plane between ph zero rows above and kh zero rows below,
+ * with a vector of slack at both ends. */
+static long dw_flat_floats(const hy_conv_geometry *g)
+{
+    return (g->ph + g->h + g->kh) * g->w + 2 * DW_VL + 2 * DWF_KW;
+}
+
+/* One channel's flat plane; kh and kw constants where the caller can make them so. */
+static inline __attribute__((always_inline)) void dw_flat_plane(const long kh, const long kw, const float *xin,
+                                                                const float *wk, float bias, float *y,
+                                                                const dw_vi *masks, long period, long nvec, long plane, long w,
+                                                                long ph, long pw, const int act, float lo, float hi)
+{
+    dw_vf wv[DWF_KW * DWF_KW];
+    for (long t = 0; t < kh * kw; ++t) wv[t] = (dw_vf){0} + wk[t];
+    for (long v = 0, m = 0; v < nvec; ++v, m = m + 1 == period ? 0 : m + 1) {
+        const long p0 = v * DW_VL;
+        dw_vf acc = (dw_vf){0} + bias;
+        for (long q = 0; q < kw; ++q) {
+            const float *xs = xin + p0 - ph * w + q - pw;
+            dw_vf t = wv[q] * *(const dwf_vfu *)xs;
+            for (long r = 1; r < kh; ++r) t += wv[r * kw + q] * *(const dwf_vfu *)(xs + r * w);
+            acc += q == pw ? t : (dw_vf)((dw_vi)t & masks[q * period + m]);
+        }
+        acc = dw_act_v(acc, act, lo, hi);
+        if (p0 + DW_VL <= plane) {
+            *(dwf_vfu *)(y + p0) = acc;
+        } else {
+            for (long l = 0; l < plane - p0; ++l) y[p0 + l] = acc[l];
+        }
+    }
+}
+
+static void dw_flat(const hy_depthwise_call *dc, long bt, long c0, long c1, float *buf, dw_vi *masks)
+{
+    const hy_conv_geometry *g = &dc->geometry;
+    static const hy_epilogue none = {0};
+    const hy_epilogue *e = dc->epilogue ? dc->epilogue : &none;
+    const long w = g->w, plane = g->oh * g->ow, in_plane = g->h * g->w, per = dc->multiplier;
+    const long kh = g->kh, kw = g->kw, lead = DW_VL + DWF_KW + g->ph * w;
+    float *xin = buf + lead; /* xin[p] = input pixel p of the channel; zeros around */
+    memset(buf, 0, sizeof(float) * (size_t)lead);
+    memset(xin + in_plane, 0, sizeof(float) * (size_t)(dw_flat_floats(g) - lead - in_plane));
+    /* masks[q * period + m]: lanes of vector v (m = v mod period) whose column j - pw + q is
+     * inside the row; the pattern repeats every lcm(w, VL) pixels */
+    const long nvec = (plane + DW_VL - 1) / DW_VL, period = dw_flat_period(w);
+    for (long q = 0; q < kw; ++q)
+        for (long m = 0; m < period; ++m)
+            for (int l = 0; l < DW_VL; ++l) {
+                const long col = (m * DW_VL + l) % w - g->pw + q;
+                masks[q * period + m][l] = col >= 0 && col < w ? -1 : 0;
+            }
+    for (long oc = c0; oc < c1; ++oc) {
+        if (oc == c0 || oc % per == 0) memcpy(xin, dc->x + (bt * g->c + oc / per) * in_plane, sizeof(float) * (size_t)in_plane);
+        const float *wk = dc->weights + oc * kh * kw;
+        const float bias = dc->bias ? dc->bias[oc] : 0;
+        float *y = dc->out + bt * dc->out_batch_stride + oc * plane;
+#define DWF_PLANE(KH, KW, ACT) \
+    dw_flat_plane(KH, KW, xin, wk, bias, y, masks, period, nvec, plane, w, g->ph, g->pw, ACT, e->lo, e->hi)
+        if (kh == 3 && kw == 3 && e->act == HY_ACT_CLAMP) DWF_PLANE(3, 3, HY_ACT_CLAMP);
+        else if (kh == 3 && kw == 3 && e->act == HY_ACT_RELU) DWF_PLANE(3, 3, HY_ACT_RELU);
+        else if (kh == 3 && kw == 3 && e->act == HY_ACT_NONE) DWF_PLANE(3, 3, HY_ACT_NONE);
+        else DWF_PLANE(kh, kw, e->act);
+#undef DWF_PLANE
+        if (e->tile) e->tile(e->ctx, bt, oc, 0, 1, plane, y, plane);
+    }
+}
+
 int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
 {
     const hy_conv_geometry *g = &dc->geometry;
@@ -224,6 +337,22 @@ int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
      * there (192 x 28x28: 92 against 155 us), as fast at 56x56, slower at 112x112 */
     const int across = dc->multiplier == 1 && (double)hp * wp * DW_VL * sizeof(float) <= 96.0 * 1024;
     int err = 0;
+    if (dw_flat_fits(dc) && !across) {
+        const long nvec = dw_flat_period(g->w);
+        for (long bt = 0; bt < dc->batch; ++bt) {
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : err)
+            {
+                HY_THREAD_ID(t, tn);
+                const long c0 = channels * t / tn, c1 = channels * (t + 1) / tn;
+                /* the masks as vectors, after the buffer rounded up to whole vectors */
+                const long floats = (dw_flat_floats(g) + DW_VL - 1) / DW_VL * DW_VL;
+                float *work = hy_scratch(1, (size_t)(floats + g->kw * nvec * DW_VL));
+                if (!work) err |= HY_ERR_NOMEM;
+                else if (c0 < c1) dw_flat(dc, bt, c0, c1, work, (dw_vi *)(work + floats));
+            }
+        }
+        return err;
+    }
     for (long bt = 0; bt < dc->batch; ++bt) {
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : err)
         {
