@@ -121,6 +121,7 @@ CONVS = [
     (32, 64, 1, 1, 0, 1, 1, 16),    # pointwise GEMM
     (8, 16, 1, 2, 0, 1, 1, 9),      # strided 1x1
     (64, 64, 3, 1, 1, 1, 1, 16),    # threads
+    (130, 40, 3, 1, 1, 1, 1, 7),    # k = 1170: 12-pixel tiles on AVX-512, a 7x7 plane (4 x 12 + 1)
     (24, 24, 3, 1, 1, 1, 24, 15),   # depthwise 3x3
     (24, 24, 3, 2, 1, 1, 24, 15),   # depthwise stride 2
     (8, 16, 3, 1, 1, 1, 8, 10),     # depthwise, channel multiplier 2

@@ -20,10 +20,10 @@
 #endif
 
 #define CV_VL (HY_VB / 4)
-/* Pixels per tile (up to 12): 8 measured as fast as 10, 12 or 14 on
- * AVX-512 here, where the GEMM's 12 rows pay (its B panel stays in L1). */
+/* Pixels per tile, at most HY_CONV_MR (the register tile's rows: 12 on AVX-512,
+ * 6 on AVX2); hy_conv2d takes fewer (conv_rows) where the reduction is short. */
 #ifndef HY_CONV_MR
-#define HY_CONV_MR (HY_MR < 8 ? HY_MR : 8)
+#define HY_CONV_MR HY_MR
 #endif
 #define CV_NV (HY_NR / CV_VL)
 
@@ -133,6 +133,16 @@ static void to_padded_nhwc(const float *x, long c, long h, long w, long ph, long
     }
 }
 
+/* Pixels per tile for a reduction of k: a B panel of k x NR that outgrows L1 is
+ * streamed from L2 once per tile, so long reductions take the full 12 rows
+ * (512 x 7x7, k 4608: 1291 -> 1217 us); short ones 8, which measured faster
+ * (32 -> 64 channels at 32x32, k 288: 202 against 248 us; the 7x7 stem 1390
+ * against 1632). Always the whole tile where it has 8 rows or fewer. */
+static inline long conv_rows(long k)
+{
+    return HY_CONV_MR > 8 && k <= 1024 ? 8 : HY_CONV_MR;
+}
+
 /* Tiles [t0, t1) of one group of one image; tile = (channel panel, output row, column block). */
 static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *xp, long wp, const long *tap_off,
                        long runs, long t0, long t1)
@@ -141,14 +151,15 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
     const long og = cc->out_channels_per_group, cg = g->c;
     const long cp = cc->in_channels;
     const long plane = g->oh * g->ow;
-    const long per_panel = (plane + HY_CONV_MR - 1) / HY_CONV_MR;
     const long k = g->kh * g->kw * cg;
+    const long cmr = conv_rows(k);
+    const long per_panel = (plane + cmr - 1) / cmr;
     static const hy_epilogue none = {0};
     const hy_epilogue *e = cc->epilogue ? cc->epilogue : &none;
     float t[HY_CONV_MR * HY_NR] __attribute__((aligned(64)));
     for (long tile = t0; tile < t1; ++tile) {
         const long panel = tile / per_panel, rest = tile % per_panel;
-        const long p0 = rest * HY_CONV_MR, mr = plane - p0 < HY_CONV_MR ? plane - p0 : HY_CONV_MR;
+        const long p0 = rest * cmr, mr = plane - p0 < cmr ? plane - p0 : cmr;
         const long oc0 = panel * HY_NR, nr = og - oc0 < HY_NR ? og - oc0 : HY_NR;
         /* a tile is MR consecutive output pixels of the plane, across row ends
          * (7x7 planes would waste 5 of every 12 pixel slots in row tiles) */
@@ -215,7 +226,8 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
         for (long q = 0; q < g->kw; ++q) tap_off[r * g->kw + q] = (r * g->dh * wp + q * g->dw) * cp;
     if (row_runs)
         for (long r = 0; r < g->kh; ++r) tap_off[r] = r * g->dh * wp * cp;
-    const long tiles = ((og + HY_NR - 1) / HY_NR) * ((g->oh * g->ow + HY_CONV_MR - 1) / HY_CONV_MR);
+    const long cmr = conv_rows(g->kh * g->kw * g->c);
+    const long tiles = ((og + HY_NR - 1) / HY_NR) * ((g->oh * g->ow + cmr - 1) / cmr);
     const double macs = (double)og * groups * g->oh * g->ow * taps * g->c;
     int nt = threads < 1 ? 1 : threads;
     if (macs * cc->batch < (double)HY_PARALLEL_MIN_MACS || (tiles < 2 && cc->batch < 2)) nt = 1;
