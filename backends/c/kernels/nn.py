@@ -47,6 +47,8 @@ def pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     (kh, kw), (sh, sw), (ph, pw) = op.kernels, op.strides, op.paddings
     t = out.ctype
     is_max = op.name == "hy.max_pool2d"
+    if is_max and kh > 1 and wd <= 16384:
+        return _max_pool_rows_first(x, out, h, wd, oh, ow, kh, kw, sh, sw, ph, pw)
     lines = [
         f"for (long pl = 0; pl < {product(x.shape[:2])}; ++pl) {{",
         f"const {t} *xp = {x.ptr} + pl * {h * wd};",
@@ -83,6 +85,43 @@ def pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
             f"yr[j] /= ({t})(cnt > 0 ? cnt : 1);",  # an empty window averages to 0
             "}",
         ]
+    return lines + ["}", "}"]
+
+
+def _max_pool_rows_first(x: Tensor, out: Tensor, h, wd, oh, ow, kh, kw, sh, sw, ph, pw) -> list[str]:
+    """Max pooling in two passes per output row: the maximum over the window's
+    input rows into a row buffer (contiguous, vectorized), then over each
+    window's columns of that buffer: kh + kw passes instead of kh * kw strided
+    ones (ResNet's 3x3 stride-2 pool over 112x112: about 2x). NaN propagates
+    in both passes; an empty window is -inf."""
+    t = out.ctype
+    take = "yr[j] = (v > yr[j] || v != v) ? v : yr[j];"
+    lines = [
+        f"for (long pl = 0; pl < {product(x.shape[:2])}; ++pl) {{",
+        f"const {t} *xp = {x.ptr} + pl * {h * wd};",
+        f"for (long i = 0; i < {oh}; ++i) {{",
+        f"{t} *yr = {out.ptr} + (pl * {oh} + i) * {ow};",
+        f"const long h0 = i * {sh} - {ph};",
+        f"const long hs = h0 < 0 ? 0 : h0, he = h0 + {kh} < {h} ? h0 + {kh} : {h};",
+        f"{t} cm[{wd}];",
+        "if (hs < he) {",
+        f"memcpy(cm, xp + hs * {wd}, sizeof(cm));",
+        "} else {",
+        "#pragma omp simd",
+        f"for (long c = 0; c < {wd}; ++c) cm[c] = -INFINITY;",
+        "}",
+        "for (long ih = hs + 1; ih < he; ++ih) {",
+        f"const {t} *xr = xp + ih * {wd};",
+        "#pragma omp simd",
+        f"for (long c = 0; c < {wd}; ++c) {{ const {t} v = xr[c]; cm[c] = (v > cm[c] || v != v) ? v : cm[c]; }}",
+        "}",
+        "#pragma omp simd",
+        f"for (long j = 0; j < {ow}; ++j) yr[j] = -INFINITY;",
+    ]
+    for q in range(kw):
+        lo, hi = tap_range(ow, wd, sw, q - pw)
+        if lo < hi:
+            lines += ["#pragma omp simd", f"for (long j = {lo}; j < {hi}; ++j) {{ const {t} v = cm[{_affine('j', sw, q - pw)}]; {take} }}"]
     return lines + ["}", "}"]
 
 
