@@ -155,6 +155,11 @@ def plan_groups(block: Block, policy: Policy) -> list[tuple[list[Operation], Ope
                 inside = all(u in members for u in users) and p.results[0] not in pinned
                 if not inside and not (policy.duplicate and cheap_to_duplicate(p)):
                     continue
+                if not inside and any(kind_of(u) == Kind.ANCHOR for u in users if u not in members):
+                    # an anchor outside reads p's result from memory anyway: a copy here would
+                    # only pin p's input too, and keep p out of its producer's epilogue
+                    # (ResNet: relu(conv + residual) feeds the next conv and a later add)
+                    continue
                 if policy.anchors and _keeps_epilogue(p, members, policy):
                     continue
                 if policy.why_not([*members, p], root.results[0]) is not None:

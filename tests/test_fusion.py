@@ -178,6 +178,29 @@ func.func @forward(%x: tensor<8x8xf32>) -> (tensor<8x8xf32>, tensor<8x8xf32>) {
     assert kernels(run_pipeline(m.clone(), "fuse{duplicate=false}")) == 3
 
 
+def test_producer_read_by_an_anchor_joins_its_producers_epilogue_not_a_copy(c_cache):
+    """ResNet's block output relu(conv + residual) feeds the next conv (an anchor,
+    which reads it from memory anyway) and a later residual add: the relu runs in
+    the first conv's epilogue, once, instead of standalone plus a copy in the add's."""
+    torch = pytest.importorskip("torch")
+
+    class Blocks(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.Conv2d(8, 8, 3, padding=1)
+
+        def forward(self, x):
+            r = torch.relu(self.a(x) + x)
+            return torch.relu(self.b(r) + r)
+
+    torch.manual_seed(0)
+    module = hybridize.trace(Blocks().eval(), torch.randn(1, 8, 6, 6))
+    fused = hybridize.optimize(module.clone())
+    groups = [[o.name for o in op.body.block.ops][:-1] for op in forward_func(fused).body.block.ops if op.name == "hy.fused"]
+    assert groups == [["hy.conv2d", "hy.add", "hy.relu"]] * 2
+    assert check_fused(module, c_cache) == {"c": 2, "numpy": 2}
+
+
 def test_sibling_linears_share_one_gemm(c_cache):
     torch = pytest.importorskip("torch")
 
