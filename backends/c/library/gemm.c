@@ -524,6 +524,10 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
         }
         return HY_OK;
     }
+    /* B with contiguous rows (a 1x1 convolution's input, channels x pixels) is read in place:
+     * the micro-kernel loads row k of a panel from B itself, so the input is not copied
+     * (144 -> 24 channels over 56x56: the copy was 1.8 MB per call) */
+    const int b_in_place = pack_b_needed && g->b->kind == HY_STRIDED && g->b->cs == 1 && g->b->rs >= NR;
     float *ws = NULL, *wa = NULL, *wb = NULL;
     if (pack_a_needed || pack_b_needed) {
         const size_t na = pack_a_needed ? (size_t)(HY_MC + MR) * kc_max : 0;
@@ -540,7 +544,12 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
             const int first = pc == 0, last = pc + kc == k;
             const float *pb;
             long pb_stride;
-            if (pack_b_needed) {
+            if (b_in_place) { /* only a ragged last panel is packed (reading on would pass the row's end) */
+                const long full = nc / NR * NR;
+                if (full < nc) pack_b(g->b, bt, pc, kc, jc + full, nc - full, wb);
+                pb = wb - (full / NR) * kc * NR; /* panel full / NR of this block is wb */
+                pb_stride = kc * NR;
+            } else if (pack_b_needed) {
                 pack_b(g->b, bt, pc, kc, jc, nc, wb);
                 pb = wb;
                 pb_stride = kc * NR;
@@ -563,7 +572,11 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
                 for (long jr = 0; jr < nc; jr += NR) {
                     const long nr = min_l(NR, nc - jr);
                     const float *bp = pb + (jr / NR) * pb_stride;
-                    const long ldb = NR;
+                    long ldb = NR;
+                    if (b_in_place && jr + NR <= nc) { /* a whole panel read where it is: row k at rs */
+                        bp = g->b->ptr + bt * g->b->batch_stride + pc * g->b->rs + jc + jr;
+                        ldb = g->b->rs;
+                    }
                     for (long ir = 0; ir < mc; ir += MR) {
                         const long mr = min_l(MR, mc - ir);
                         const long i0 = ic + ir, j0 = jc + jr;
