@@ -12,6 +12,7 @@ Benchmarks print; tests never time anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -67,11 +68,17 @@ def large_gemm_gflops(size: int = 1024, threads: int = 1) -> float:
 
 def onnx_session_maker(model, inputs):
     """Export once; returns threads -> (ONNX Runtime session run function)."""
+    import logging
+
     import onnxruntime as ort
     import torch
 
     data = None
-    with warnings.catch_warnings():
+    onnx_log = logging.getLogger("torch.onnx")
+    level = onnx_log.level
+    onnx_log.setLevel(logging.ERROR)  # "torchvision is not installed. Skipping ..." per export
+    # the exporter prints its own progress and constant-folding notes: they are not the table's
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         try:
             program = torch.onnx.export(model, tuple(inputs), dynamo=True, verbose=False)
@@ -80,6 +87,8 @@ def onnx_session_maker(model, inputs):
             buffer = io.BytesIO()
             torch.onnx.export(model, tuple(inputs), buffer, dynamo=False)
             data = buffer.getvalue()
+        finally:
+            onnx_log.setLevel(level)
 
     def make(threads: int):
         options = ort.SessionOptions()
