@@ -50,12 +50,7 @@ def pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     if is_max and kh > 1 and wd <= 16384:
         return _max_pool_rows_first(x, out, h, wd, oh, ow, kh, kw, sh, sw, ph, pw)
     lines = [
-        f"for (long pl = 0; pl < {product(x.shape[:2])}; ++pl) {{",
-        f"const {t} *xp = {x.ptr} + pl * {h * wd};",
-        f"for (long i = 0; i < {oh}; ++i) {{",
-        f"{t} *yr = {out.ptr} + (pl * {oh} + i) * {ow};",
-        f"const long h0 = i * {sh} - {ph};",
-        f"const long hs = h0 < 0 ? 0 : h0, he = h0 + {kh} < {h} ? h0 + {kh} : {h};",
+        *_pool_rows(x, out, h, wd, oh, ow, kh, sh, ph),
         "#pragma omp simd",
         f"for (long j = 0; j < {ow}; ++j) yr[j] = {'-INFINITY' if is_max else '0'};",
         "for (long ih = hs; ih < he; ++ih) {",
@@ -88,6 +83,20 @@ def pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     return lines + ["}", "}"]
 
 
+def _pool_rows(x: Tensor, out: Tensor, h, wd, oh, ow, kh, sh, ph) -> list[str]:
+    """The loops over planes and output rows of a pooling (two braces left open):
+    `xp` the input plane, `yr` the output row, input rows [hs, he) of its window."""
+    t = out.ctype
+    return [
+        f"for (long pl = 0; pl < {product(x.shape[:2])}; ++pl) {{",
+        f"const {t} *xp = {x.ptr} + pl * {h * wd};",
+        f"for (long i = 0; i < {oh}; ++i) {{",
+        f"{t} *yr = {out.ptr} + (pl * {oh} + i) * {ow};",
+        f"const long h0 = i * {sh} - {ph};",
+        f"const long hs = h0 < 0 ? 0 : h0, he = h0 + {kh} < {h} ? h0 + {kh} : {h};",
+    ]
+
+
 def _max_pool_rows_first(x: Tensor, out: Tensor, h, wd, oh, ow, kh, kw, sh, sw, ph, pw) -> list[str]:
     """Max pooling in two passes per output row: the maximum over the window's
     input rows into a row buffer (contiguous, vectorized), then over each
@@ -97,12 +106,7 @@ def _max_pool_rows_first(x: Tensor, out: Tensor, h, wd, oh, ow, kh, kw, sh, sw, 
     t = out.ctype
     take = "yr[j] = (v > yr[j] || v != v) ? v : yr[j];"
     lines = [
-        f"for (long pl = 0; pl < {product(x.shape[:2])}; ++pl) {{",
-        f"const {t} *xp = {x.ptr} + pl * {h * wd};",
-        f"for (long i = 0; i < {oh}; ++i) {{",
-        f"{t} *yr = {out.ptr} + (pl * {oh} + i) * {ow};",
-        f"const long h0 = i * {sh} - {ph};",
-        f"const long hs = h0 < 0 ? 0 : h0, he = h0 + {kh} < {h} ? h0 + {kh} : {h};",
+        *_pool_rows(x, out, h, wd, oh, ow, kh, sh, ph),
         f"{t} cm[{wd}];",
         "if (hs < he) {",
         f"memcpy(cm, xp + hs * {wd}, sizeof(cm));",

@@ -227,6 +227,31 @@ typedef struct tile_epilogue {
 
 HY_DEFINE_VECTOR_ACT(act_v, vf, vi)
 
+/* Accumulator sets: small tiles split k over up to U_MAX sets of MR x NV
+ * vectors, so enough FMAs are in flight to hide their latency. */
+enum { U_MAX = 4 };
+
+static inline __attribute__((always_inline)) void zero_sets(vf acc[U_MAX][MR][NV], const int u_sets, const int mr)
+{
+#pragma GCC unroll 4
+    for (int u = 0; u < u_sets; ++u)
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[u][i][v] = (vf){0};
+}
+
+/* The sets summed into acc[0]. */
+static inline __attribute__((always_inline)) void fold_sets(vf acc[U_MAX][MR][NV], const int u_sets, const int mr)
+{
+#pragma GCC unroll 4
+    for (int u = 1; u < u_sets; ++u)
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[0][i][v] += acc[u][i][v];
+}
+
 /* The finished tile (mr x nr of acc) into C: added to what C holds unless
  * `first`, bias and activation applied when `last`; whole vectors where the
  * tile's rows are C's rows, element by element through a buffer otherwise. */
@@ -315,7 +340,6 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
                                                           const tile_epilogue *e, const float *pf, long pf_lines,
                                                           const float *a_next)
 {
-    enum { U_MAX = 4 };
     if (cs == 1)  /* the tile's rows arrive while the k loop runs */
 #pragma GCC unroll 16
         for (int i = 0; i < mr; ++i) {
@@ -324,12 +348,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
         }
     const int u_sets = mr * NV >= 8 ? 1 : (mr * NV >= 4 ? 2 : 4);
     vf acc[U_MAX][MR][NV];
-#pragma GCC unroll 4
-    for (int u = 0; u < u_sets; ++u)
-#pragma GCC unroll 16
-        for (int i = 0; i < mr; ++i)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[u][i][v] = (vf){0};
+    zero_sets(acc, u_sets, mr);
     long k = 0, line = 0;
 #pragma GCC unroll 2
     for (; k + u_sets <= kc; k += u_sets, ++line) {
@@ -363,12 +382,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[0][i][v] += *(const vfu *)(bk + v * VL) * ak[i];
     }
-#pragma GCC unroll 4
-    for (int u = 1; u < u_sets; ++u)
-#pragma GCC unroll 16
-        for (int i = 0; i < mr; ++i)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[0][i][v] += acc[u][i][v];
+    fold_sets(acc, u_sets, mr);
 
     store_tile(mr, acc[0], c, rs, cs, nr, first, last, e);
 }
@@ -424,15 +438,9 @@ static inline __attribute__((always_inline)) void gemv_tile(const int mr, long k
                                                             const float *restrict b, float *restrict c, long rs,
                                                             long cs, long nr, const tile_epilogue *e)
 {
-    enum { U_MAX = 4 };
     const int u_sets = mr * NV >= 8 ? 1 : (mr * NV >= 4 ? 2 : 4);
     vf acc[U_MAX][MR][NV];
-#pragma GCC unroll 4
-    for (int u = 0; u < u_sets; ++u)
-#pragma GCC unroll 4
-        for (int i = 0; i < mr; ++i)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[u][i][v] = (vf){0};
+    zero_sets(acc, u_sets, mr);
     long kk = 0;
     for (; kk + u_sets <= k; kk += u_sets) {
         const float *bk = b + kk * NR;
@@ -455,12 +463,7 @@ static inline __attribute__((always_inline)) void gemv_tile(const int mr, long k
         for (int i = 0; i < mr; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[0][i][v] += *(const vfu *)(b + kk * NR + v * VL) * a[i * lda + kk];
-#pragma GCC unroll 4
-    for (int u = 1; u < u_sets; ++u)
-#pragma GCC unroll 4
-        for (int i = 0; i < mr; ++i)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[0][i][v] += acc[u][i][v];
+    fold_sets(acc, u_sets, mr);
     store_tile(mr, acc[0], c, rs, cs, nr, 1, 1, e);
 }
 
@@ -487,6 +490,29 @@ typedef struct gemm_call {
     const hy_epilogue *epi;
 } gemm_call;
 
+/* The register epilogue of the tile at (i0, j0): its slice of the bias, the activation. */
+static inline tile_epilogue tile_epi(const hy_epilogue *epi, int bias_on_i, int bias_on_j, long i0, long j0)
+{
+    tile_epilogue te = {0};
+    if (epi) {
+        te.bias_i = bias_on_i ? epi->bias + i0 : NULL;
+        te.bias_j = bias_on_j ? epi->bias + j0 : NULL;
+        te.act = epi->act;
+        te.lo = epi->lo;
+        te.hi = epi->hi;
+    }
+    return te;
+}
+
+/* The generated epilogue on a finished (stored) tile, in the stored result's coordinates. */
+static inline void finish_tile(const gemm_call *g, long bt, long i0, long j0, long mr, long nr, float *ct)
+{
+    const hy_epilogue *epi = g->epi;
+    if (!epi || !epi->tile) return;
+    if (g->trans) epi->tile(epi->ctx, bt, j0 + epi->row_base, i0, nr, mr, ct, g->ldc);
+    else epi->tile(epi->ctx, bt, i0 + epi->row_base, j0, mr, nr, ct, g->ldc);
+}
+
 /* Rows [i_lo, i_hi) and columns [j_lo, j_hi) of batch element bt. */
 static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_lo, long j_hi)
 {
@@ -507,20 +533,10 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
         const long mr = i_hi - i_lo;
         for (long j0 = j_lo; j0 < j_hi; j0 += NR) {
             const long nr = min_l(NR, j_hi - j0);
-            tile_epilogue te = {0};
-            if (epi) {
-                te.bias_i = bias_on_i ? epi->bias + i_lo : NULL;
-                te.bias_j = bias_on_j ? epi->bias + j0 : NULL;
-                te.act = epi->act;
-                te.lo = epi->lo;
-                te.hi = epi->hi;
-            }
+            const tile_epilogue te = tile_epi(epi, bias_on_i, bias_on_j, i_lo, j0);
             float *ct = c + i_lo * rs + j0 * cs;
             gemv_tile_mr(mr, k, a, g->a->rs, pb + (j0 / NR) * k * NR, ct, rs, cs, nr, &te);
-            if (epi && epi->tile) {
-                if (g->trans) epi->tile(epi->ctx, bt, j0 + epi->row_base, i_lo, nr, mr, ct, g->ldc);
-                else epi->tile(epi->ctx, bt, i_lo + epi->row_base, j0, mr, nr, ct, g->ldc);
-            }
+            finish_tile(g, bt, i_lo, j0, mr, nr, ct);
         }
         return HY_OK;
     }
@@ -580,14 +596,7 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
                     for (long ir = 0; ir < mc; ir += MR) {
                         const long mr = min_l(MR, mc - ir);
                         const long i0 = ic + ir, j0 = jc + jr;
-                        tile_epilogue te = {0};
-                        if (epi) {
-                            te.bias_i = bias_on_i ? epi->bias + i0 : NULL;
-                            te.bias_j = bias_on_j ? epi->bias + j0 : NULL;
-                            te.act = epi->act;
-                            te.lo = epi->lo;
-                            te.hi = epi->hi;
-                        }
+                        const tile_epilogue te = tile_epi(epi, bias_on_i, bias_on_j, i0, j0);
                         float *ct = c + i0 * rs + j0 * cs;
                         /* a pre-packed B panel comes from memory: while this panel's tiles run, each
                          * brings its share of the next one into L2 (a freshly packed one is in cache) */
@@ -610,10 +619,7 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
                         const float *a_next = ir + MR < mc ? pa + (ir / MR + 1) * pa_stride : NULL;
                         ukernel_mr(mr, kc, pa + (ir / MR) * pa_stride, bp, ldb, ct, rs, cs, nr, first, last, &te,
                                    pf_on ? next : bp, lines, a_next);
-                        if (last && epi && epi->tile) {
-                            if (g->trans) epi->tile(epi->ctx, bt, j0 + epi->row_base, i0, nr, mr, ct, g->ldc);
-                            else epi->tile(epi->ctx, bt, i0 + epi->row_base, j0, mr, nr, ct, g->ldc);
-                        }
+                        if (last) finish_tile(g, bt, i0, j0, mr, nr, ct);
                     }
                 }
             }
