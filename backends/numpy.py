@@ -12,7 +12,7 @@ For the d2l MLP after `canonicalize,fuse,plan` it generates (abridged):
             # hy.fused
             np.matmul(x0, c0.T, out=v0)      # hy.linear
             np.add(v0, c1, out=v0)
-            np.maximum(v0, 0, out=v0)        # hy.relu
+            np.copyto(v0, np.where(v0 < 0, 0.0, v0))  # hy.relu
             ...
             return (y0,)
         return forward
@@ -124,9 +124,18 @@ def _leaky_relu(op: Operation, a: list[str], out: Target) -> list[str]:
     return copy_into(f"np.where({a[0]} > 0, {a[0]}, {a[0]} * {slope})", out)
 
 
+def relu_expr(x: str) -> str:
+    """max(x, 0) as PyTorch defines it: relu(-0.0) is -0.0 and NaN stays NaN.
+    (`np.maximum(x, 0)` leaves the sign of a zero to the loop NumPy picks: its
+    AVX-512 loop returns +0.0, so 1 / relu(-0.0) was +inf against C's -inf.)"""
+    return f"np.where({x} < 0, 0.0, {x})"
+
+
 def _elu(op: Operation, a: list[str], out: Target) -> list[str]:
+    # alpha * expm1(x) for x <= 0, -0.0 included (elu(-0.0) = -0.0, as in PyTorch);
+    # the where inside keeps expm1 from overflowing on the branch not taken
     alpha = py_literal(op.alpha.value.data, op.input)
-    return copy_into(f"np.where({a[0]} > 0, {a[0]}, {alpha} * np.expm1(np.minimum({a[0]}, 0)))", out)
+    return copy_into(f"np.where({a[0]} > 0, {a[0]}, {alpha} * np.expm1(np.where({a[0]} > 0, 0.0, {a[0]})))", out)
 
 
 def _clamp(op: Operation, a: list[str], out: Target) -> list[str]:
@@ -198,6 +207,8 @@ def _sub(op: Operation, a: list[str], out: Target) -> list[str]:
 def _relu(op: Operation, a: list[str], out: Target) -> list[str]:
     if numpy_dtype(op.result).kind == "b":
         return copy_into(a[0], out)  # max(x, 0) = x on i1
+    if numpy_dtype(op.result).kind == "f":
+        return copy_into(relu_expr(a[0]), out)
     return call("np.maximum", [a[0], "0"], out)
 
 
@@ -616,7 +627,7 @@ def _recurrent(op: Operation, a: list[str], out: Target) -> list[str]:
             f"{o}[{o}_t] = {o}_h",
         ]
     else:
-        act = f"np.tanh({o}_g)" if op.name == "hy.rnn_tanh" else f"np.maximum({o}_g, 0)"
+        act = f"np.tanh({o}_g)" if op.name == "hy.rnn_tanh" else relu_expr(f"{o}_g")
         body += [f"{o}_h = {act}", f"{o}[{o}_t] = {o}_h"]
     return [*lines, f"for {o}_t in {steps}:", *("    " + b for b in body)]
 
