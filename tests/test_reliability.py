@@ -496,3 +496,76 @@ def test_training_mode_is_refused_unless_asked_for():
     hybridize.trace(net, x, force_eval=True)
     assert net.training
     hybridize.trace(nn.Sequential(nn.Linear(4, 4), nn.ReLU()), x)  # nothing depends on the mode
+
+
+# --- found by `make fuzz` on an AVX-512 machine ---
+
+
+def test_a_long_quoted_value_keeps_its_error_short_and_located(tmp_path):
+    # the error quoted all 5,000 characters, so a reader of the first 3,000
+    # (the fuzzer) lost the `file:line:col:` in front
+    for op in ('hy.gelu %x approximate "l' + "(" * 5000 + 'inear"',
+               'hy.resize %y mode "' + "(" * 5000 + 'nearest"'):
+        path = tmp_path / "long.mlir"
+        path.write_text(
+            "func.func @forward(%x: tensor<2xf32>, %y: tensor<1x4x5x6xf32>) -> tensor<2xf32> {\n"
+            f"  %0 = {op} : {'tensor<2xf32>' if 'gelu' in op else 'tensor<1x4x5x6xf32> -> tensor<1x4x10x12xf32>'}\n"
+            "  func.return %x : tensor<2xf32>\n}\n"
+        )
+        r = opt_tool(path)
+        assert_located_error(r, path, "2:3")
+        assert len(r.stderr) < 1000 and "more characters" in r.stderr, r.stderr[:200]
+
+
+def test_c_matrix_vector_epilogue_stays_in_its_output(c_cache):
+    # matmul's row kernel stores a matrix @ vector output as m rows of one
+    # element; the fused epilogue ran m elements from each, past the output
+    # and reading the other operand at the wrong index
+    text = (
+        "func.func @forward(%a: tensor<BxMx5xT>, %v: tensor<5xT>, %e: tensor<MxT>) -> tensor<BxMxT> {\n"
+        "  %0 = hy.matmul %a, %v : (tensor<BxMx5xT>, tensor<5xT>) -> tensor<BxMxT>\n"
+        "  %1 = hy.sin %0 : tensor<BxMxT>\n"
+        "  %2 = hy.minimum %e, %1 : (tensor<MxT>, tensor<BxMxT>) -> tensor<BxMxT>\n"
+        "  func.return %2 : tensor<BxMxT>\n}\n"
+    )
+    rng = np.random.default_rng(0)
+    for b, m, t in ((1, 4, "f32"), (3, 7, "f32"), (2, 3, "f64")):
+        module = parse_module(text.replace("B", str(b)).replace("M", str(m)).replace("T", t))
+        dtype = np.float32 if t == "f32" else np.float64
+        args = [rng.standard_normal(s).astype(dtype) for s in ((b, m, 5), (5,), (m,))]
+        fused = hybridize.optimize(module)
+        assert any(op.name == "hy.fused" for op in fused.walk())
+        want = hybridize.build(module, "numpy")(*args)
+        np.testing.assert_allclose(hybridize.build(fused, "c", cache_dir=c_cache)(*args), want, rtol=1e-5)
+
+
+ZERO_SIGN_OPS = {
+    "relu": "hy.relu %x : tensor<6xT>",
+    "elu": "hy.elu %x alpha 5.000000e-01 : tensor<6xT>",
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(ZERO_SIGN_OPS))
+def test_relu_and_elu_keep_negative_zero_as_torch(name, dtype, backend, c_cache):
+    # np.maximum(-0.0, 0) is +0.0 on NumPy's AVX-512 loop; PyTorch and C keep
+    # -0.0, and a later rsqrt or division turns the sign into -inf against +inf
+    import torch
+
+    t = "f32" if dtype == "float32" else "f64"
+    m = parse_module(
+        f"func.func @forward(%x: tensor<6x{t}>) -> tensor<6x{t}> {{\n"
+        f"  %0 = {ZERO_SIGN_OPS[name].replace('T', t)}\n"
+        f"  %1 = hy.reciprocal %0 : tensor<6x{t}>\n"
+        f"  func.return %1 : tensor<6x{t}>\n}}\n"
+    )
+    x = np.array([-0.0, 0.0, -1.0, 2.0, np.nan, -np.inf], dtype)
+    fn = torch.relu if name == "relu" else (lambda v: torch.nn.functional.elu(v, 0.5))
+    want = torch.reciprocal(fn(torch.from_numpy(x))).numpy()
+    for pipeline in ("plan", "canonicalize,fuse,plan"):
+        model = hybridize.build(hybridize.optimize(m, pipeline), backend,
+                                **({"cache_dir": c_cache} if backend == "c" else {}))
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(model(x), want)
