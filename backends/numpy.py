@@ -294,6 +294,8 @@ def _cumsum(op: Operation, a: list[str], out: Target) -> list[str]:
     acc = "np.float64" if numpy_dtype(op.result).kind == "f" else "np.int64"
     fn = "np.cumprod" if op.name == "hy.cumprod" else "np.cumsum"
     total = f"{fn}({a[0]}, axis={op.axis.value.data}, dtype={acc})"
+    if fn == "np.cumsum" and acc == "np.float64":
+        total = f"({total} + 0.0)"  # the sum starts from +0.0 (PyTorch, C): cumsum([-0.0]) is 0.0
     if out.into:
         return [f'np.copyto({out.name}, {total}, casting="unsafe")']
     return [f"{out.name} = {total}.astype({_np_type(op.result)})"]
@@ -460,7 +462,11 @@ def _pool_windows(op: Operation, x: str, out: Target, fill: str) -> list[str]:
 
 
 def _max_pool2d(op: Operation, a: list[str], out: Target) -> list[str]:
-    return _pool_windows(op, a[0], out, "-np.inf") + call("np.max", [f"{out.name}_w", "axis=(4, 5)"], out)
+    # a zero max is +0.0 (see `_reduce`): window order decides nothing
+    lines = _pool_windows(op, a[0], out, "-np.inf")
+    if out.into:
+        return [*lines, *call("np.max", [f"{out.name}_w", "axis=(4, 5)"], out), f"np.add({out.name}, 0, out={out.name})"]
+    return [*lines, f"{out.name} = np.max({out.name}_w, axis=(4, 5)) + {_np_type(op.result)}(0)"]
 
 
 def _avg_divisors(size: int, out_size: int, k: int, s: int, p: int, include_pad: bool) -> list[int]:
@@ -560,6 +566,12 @@ def _reduce(fn: str) -> Rule:
             args.append(f"dtype={_dtype(op.input)}")  # NumPy would widen int32 sums to int64
         if op.keeps_dims:
             args.append("keepdims=True")
+        if fn in ("np.max", "np.min") and numpy_dtype(op.input).kind == "f":
+            # a zero max/min is +0.0: which of -0.0 and 0.0 a loop keeps on a tie
+            # depends on its order (NumPy's SIMD loops, C's vector lanes)
+            if out.into:
+                return [*call(fn, args, out), f"np.add({out.name}, 0, out={out.name})"]
+            return [f"{out.name} = {fn}({', '.join(args)}) + {_np_type(op.result)}(0)"]
         return call(fn, args, out)
 
     return rule

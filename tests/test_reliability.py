@@ -569,3 +569,37 @@ def test_relu_and_elu_keep_negative_zero_as_torch(name, dtype, backend, c_cache)
                                 **({"cache_dir": c_cache} if backend == "c" else {}))
         with np.errstate(all="ignore"):
             np.testing.assert_array_equal(model(x), want)
+
+
+SIGNED_ZERO_REDUCTIONS = {  # body over %x: tensor<4x37x5xf32>, yielding %r (its type after the colon)
+    "reduce_max": "%b = hy.reduce_max %x axes [1] : X -> tensor<4x5xf32>\n  %r = hy.reciprocal %b : tensor<4x5xf32>",
+    "reduce_min": "%b = hy.reduce_min %x axes [1, 2] : X -> tensor<4xf32>\n  %r = hy.reciprocal %b : tensor<4xf32>",
+    "reduce_max_fused": ("%b = hy.reduce_max %x axes [2] keepdim : X -> tensor<4x37x1xf32>\n"
+                         "  %c = hy.sub %x, %b : (X, tensor<4x37x1xf32>) -> X\n  %r = hy.reciprocal %c : X"),
+    "max_pool2d": ("%y = hy.reshape %x : X -> tensor<4x1x37x5xf32>\n  %p = hy.max_pool2d %y kernel [2, 2] stride [1, 1] "
+                   "padding [0, 0] : tensor<4x1x37x5xf32> -> tensor<4x1x36x4xf32>\n"
+                   "  %r = hy.reciprocal %p : tensor<4x1x36x4xf32>"),
+    "cumsum": "%b = hy.cumsum %x axis 1 : X\n  %r = hy.reciprocal %b : X",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SIGNED_ZERO_REDUCTIONS))
+def test_max_min_and_scans_give_zero_one_sign_on_both_backends(name, c_cache):
+    # which of -0.0 and 0.0 a max keeps on a tie depended on loop order
+    # (NumPy's SIMD loop, C's lanes and taps), and np.cumsum started from
+    # the first element (-0.0) where C and PyTorch start from +0.0
+    x_type = "tensor<4x37x5xf32>"
+    body = SIGNED_ZERO_REDUCTIONS[name].replace("X", x_type)
+    r_type = body.rsplit(": ", 1)[1]
+    m = parse_module(f"func.func @forward(%x: {x_type}) -> {r_type} {{\n  {body}\n  func.return %r : {r_type}\n}}\n")
+    x = np.random.default_rng(1).choice(np.array([-0.0, 0.0, -1.0], np.float32), size=(4, 37, 5))
+    with np.errstate(all="ignore"):
+        want = hybridize.build(m, "numpy")(x)
+        if name.startswith(("reduce", "max_pool")):
+            assert not np.isneginf(want).any() or name == "reduce_max_fused"
+        if name == "cumsum":
+            assert not np.isneginf(want[:, 0]).any()  # 1 / cumsum(-0.0) = 1 / 0.0
+        for pipeline in ("plan", "canonicalize,fuse,plan"):
+            fast = hybridize.optimize(m, pipeline)
+            np.testing.assert_array_equal(hybridize.build(fast, "numpy")(x), want)
+            np.testing.assert_array_equal(hybridize.build(fast, "c", cache_dir=c_cache)(x), want)
