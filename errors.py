@@ -82,6 +82,20 @@ class ToolError(HybridizeError):
     """A bad `opt-tool` command line (printed as one line, exit code 1)."""
 
 
+def excerpt(text: str, limit: int = 60) -> str:
+    """`text` for an error message: whole when short, else its ends around
+    the count of characters left out, so a message quoting a 5,000-character
+    value from the input stays one readable line.
+
+        >>> excerpt("l" + "(" * 5000 + "inear", 20)
+        'l(((((((((... (4991 more characters) ...inear'
+    """
+    if len(text) <= limit:
+        return text
+    head, tail = limit // 2, limit // 4
+    return f"{text[:head]}... ({len(text) - head - tail} more characters) ...{text[-tail:]}"
+
+
 __all__ = [
     "BackendError",
     "CBuildError",
@@ -93,4 +107,5 @@ __all__ = [
     "SavedModelError",
     "ToolError",
     "UnsupportedOpError",
+    "excerpt",
 ]

@@ -12,7 +12,7 @@ For the d2l MLP after `canonicalize,fuse,plan` it generates (abridged):
             # hy.fused
             np.matmul(x0, c0.T, out=v0)      # hy.linear
             np.add(v0, c1, out=v0)
-            np.maximum(v0, 0, out=v0)        # hy.relu
+            np.copyto(v0, np.where(v0 < 0, 0.0, v0))  # hy.relu
             ...
             return (y0,)
         return forward
@@ -124,9 +124,18 @@ def _leaky_relu(op: Operation, a: list[str], out: Target) -> list[str]:
     return copy_into(f"np.where({a[0]} > 0, {a[0]}, {a[0]} * {slope})", out)
 
 
+def relu_expr(x: str) -> str:
+    """max(x, 0) as PyTorch defines it: relu(-0.0) is -0.0 and NaN stays NaN.
+    (`np.maximum(x, 0)` leaves the sign of a zero to the loop NumPy picks: its
+    AVX-512 loop returns +0.0, so 1 / relu(-0.0) was +inf against C's -inf.)"""
+    return f"np.where({x} < 0, 0.0, {x})"
+
+
 def _elu(op: Operation, a: list[str], out: Target) -> list[str]:
+    # alpha * expm1(x) for x <= 0, -0.0 included (elu(-0.0) = -0.0, as in PyTorch);
+    # the where inside keeps expm1 from overflowing on the branch not taken
     alpha = py_literal(op.alpha.value.data, op.input)
-    return copy_into(f"np.where({a[0]} > 0, {a[0]}, {alpha} * np.expm1(np.minimum({a[0]}, 0)))", out)
+    return copy_into(f"np.where({a[0]} > 0, {a[0]}, {alpha} * np.expm1(np.where({a[0]} > 0, 0.0, {a[0]})))", out)
 
 
 def _clamp(op: Operation, a: list[str], out: Target) -> list[str]:
@@ -198,6 +207,8 @@ def _sub(op: Operation, a: list[str], out: Target) -> list[str]:
 def _relu(op: Operation, a: list[str], out: Target) -> list[str]:
     if numpy_dtype(op.result).kind == "b":
         return copy_into(a[0], out)  # max(x, 0) = x on i1
+    if numpy_dtype(op.result).kind == "f":
+        return copy_into(relu_expr(a[0]), out)
     return call("np.maximum", [a[0], "0"], out)
 
 
@@ -283,6 +294,8 @@ def _cumsum(op: Operation, a: list[str], out: Target) -> list[str]:
     acc = "np.float64" if numpy_dtype(op.result).kind == "f" else "np.int64"
     fn = "np.cumprod" if op.name == "hy.cumprod" else "np.cumsum"
     total = f"{fn}({a[0]}, axis={op.axis.value.data}, dtype={acc})"
+    if fn == "np.cumsum" and acc == "np.float64":
+        total = f"({total} + 0.0)"  # the sum starts from +0.0 (PyTorch, C): cumsum([-0.0]) is 0.0
     if out.into:
         return [f'np.copyto({out.name}, {total}, casting="unsafe")']
     return [f"{out.name} = {total}.astype({_np_type(op.result)})"]
@@ -449,7 +462,11 @@ def _pool_windows(op: Operation, x: str, out: Target, fill: str) -> list[str]:
 
 
 def _max_pool2d(op: Operation, a: list[str], out: Target) -> list[str]:
-    return _pool_windows(op, a[0], out, "-np.inf") + call("np.max", [f"{out.name}_w", "axis=(4, 5)"], out)
+    # a zero max is +0.0 (see `_reduce`): window order decides nothing
+    lines = _pool_windows(op, a[0], out, "-np.inf")
+    if out.into:
+        return [*lines, *call("np.max", [f"{out.name}_w", "axis=(4, 5)"], out), f"np.add({out.name}, 0, out={out.name})"]
+    return [*lines, f"{out.name} = np.max({out.name}_w, axis=(4, 5)) + {_np_type(op.result)}(0)"]
 
 
 def _avg_divisors(size: int, out_size: int, k: int, s: int, p: int, include_pad: bool) -> list[int]:
@@ -549,6 +566,12 @@ def _reduce(fn: str) -> Rule:
             args.append(f"dtype={_dtype(op.input)}")  # NumPy would widen int32 sums to int64
         if op.keeps_dims:
             args.append("keepdims=True")
+        if fn in ("np.max", "np.min") and numpy_dtype(op.input).kind == "f":
+            # a zero max/min is +0.0: which of -0.0 and 0.0 a loop keeps on a tie
+            # depends on its order (NumPy's SIMD loops, C's vector lanes)
+            if out.into:
+                return [*call(fn, args, out), f"np.add({out.name}, 0, out={out.name})"]
+            return [f"{out.name} = {fn}({', '.join(args)}) + {_np_type(op.result)}(0)"]
         return call(fn, args, out)
 
     return rule
@@ -616,7 +639,7 @@ def _recurrent(op: Operation, a: list[str], out: Target) -> list[str]:
             f"{o}[{o}_t] = {o}_h",
         ]
     else:
-        act = f"np.tanh({o}_g)" if op.name == "hy.rnn_tanh" else f"np.maximum({o}_g, 0)"
+        act = f"np.tanh({o}_g)" if op.name == "hy.rnn_tanh" else relu_expr(f"{o}_g")
         body += [f"{o}_h = {act}", f"{o}[{o}_t] = {o}_h"]
     return [*lines, f"for {o}_t in {steps}:", *("    " + b for b in body)]
 

@@ -42,6 +42,7 @@ from xdsl.irdl import (
 )
 from xdsl.traits import Pure
 
+from hybridize.errors import excerpt
 from hybridize.ir.base import (
     BinaryOp,
     Canonical,
@@ -295,7 +296,7 @@ class GeluOp(FloatUnaryOp):
         super().verify_()
         if self.approximate.data not in GELU_APPROXIMATIONS:
             raise op_error(
-                self, f'approximate must be "none" or "tanh", got "{self.approximate.data}"'
+                self, f'approximate must be "none" or "tanh", got "{excerpt(self.approximate.data)}"'
             )
 
 

@@ -52,6 +52,7 @@ from xdsl.irdl import (
 )
 from xdsl.traits import Pure
 
+from hybridize.errors import excerpt
 from hybridize.ir.base import (
     Canonical,
     FusionAnchor,
@@ -866,7 +867,7 @@ class ResizeOp(HyOp):
             raise op_error(self, f"input must be [N, C, W] or [N, C, H, W], got {format_shape(x)}")
         same_element_type(self, self.input, self.result)
         if self.mode_name not in RESIZE_MODES:
-            raise op_error(self, f"mode must be one of {', '.join(RESIZE_MODES)}, got \"{self.mode_name}\"")
+            raise op_error(self, f"mode must be one of {', '.join(RESIZE_MODES)}, got \"{excerpt(self.mode_name)}\"")
         if self.corners and self.mode_name not in ("linear", "cubic"):
             raise op_error(self, f"align_corners applies to linear and cubic modes, not {self.mode_name}")
         y = shape_of(self.result)

@@ -5,7 +5,10 @@
     %a = hy.reduce_any %b axes [0] : tensor<3x5xi1> -> tensor<5xi1>
 
 `axes` are sorted, distinct, non-negative and non-empty (frontends normalize
-them); `keepdim` keeps reduced dims as size 1.
+them); `keepdim` keeps reduced dims as size 1. A float max or min that is
+zero is +0.0 (the sign of a tie between -0.0 and 0.0 would depend on the
+order a loop meets them, which NumPy's SIMD loops and C's vector lanes do not
+fix); `hy.max_pool2d` follows the same rule.
 """
 
 from __future__ import annotations

@@ -496,3 +496,110 @@ def test_training_mode_is_refused_unless_asked_for():
     hybridize.trace(net, x, force_eval=True)
     assert net.training
     hybridize.trace(nn.Sequential(nn.Linear(4, 4), nn.ReLU()), x)  # nothing depends on the mode
+
+
+# --- found by `make fuzz` on an AVX-512 machine ---
+
+
+def test_a_long_quoted_value_keeps_its_error_short_and_located(tmp_path):
+    # the error quoted all 5,000 characters, so a reader of the first 3,000
+    # (the fuzzer) lost the `file:line:col:` in front
+    for op in ('hy.gelu %x approximate "l' + "(" * 5000 + 'inear"',
+               'hy.resize %y mode "' + "(" * 5000 + 'nearest"'):
+        path = tmp_path / "long.mlir"
+        path.write_text(
+            "func.func @forward(%x: tensor<2xf32>, %y: tensor<1x4x5x6xf32>) -> tensor<2xf32> {\n"
+            f"  %0 = {op} : {'tensor<2xf32>' if 'gelu' in op else 'tensor<1x4x5x6xf32> -> tensor<1x4x10x12xf32>'}\n"
+            "  func.return %x : tensor<2xf32>\n}\n"
+        )
+        r = opt_tool(path)
+        assert_located_error(r, path, "2:3")
+        assert len(r.stderr) < 1000 and "more characters" in r.stderr, r.stderr[:200]
+
+
+def test_c_matrix_vector_epilogue_stays_in_its_output(c_cache):
+    # matmul's row kernel stores a matrix @ vector output as m rows of one
+    # element; the fused epilogue ran m elements from each, past the output
+    # and reading the other operand at the wrong index
+    text = (
+        "func.func @forward(%a: tensor<BxMx5xT>, %v: tensor<5xT>, %e: tensor<MxT>) -> tensor<BxMxT> {\n"
+        "  %0 = hy.matmul %a, %v : (tensor<BxMx5xT>, tensor<5xT>) -> tensor<BxMxT>\n"
+        "  %1 = hy.sin %0 : tensor<BxMxT>\n"
+        "  %2 = hy.minimum %e, %1 : (tensor<MxT>, tensor<BxMxT>) -> tensor<BxMxT>\n"
+        "  func.return %2 : tensor<BxMxT>\n}\n"
+    )
+    rng = np.random.default_rng(0)
+    for b, m, t in ((1, 4, "f32"), (3, 7, "f32"), (2, 3, "f64")):
+        module = parse_module(text.replace("B", str(b)).replace("M", str(m)).replace("T", t))
+        dtype = np.float32 if t == "f32" else np.float64
+        args = [rng.standard_normal(s).astype(dtype) for s in ((b, m, 5), (5,), (m,))]
+        fused = hybridize.optimize(module)
+        assert any(op.name == "hy.fused" for op in fused.walk())
+        want = hybridize.build(module, "numpy")(*args)
+        np.testing.assert_allclose(hybridize.build(fused, "c", cache_dir=c_cache)(*args), want, rtol=1e-5)
+
+
+ZERO_SIGN_OPS = {
+    "relu": "hy.relu %x : tensor<6xT>",
+    "elu": "hy.elu %x alpha 5.000000e-01 : tensor<6xT>",
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(ZERO_SIGN_OPS))
+def test_relu_and_elu_keep_negative_zero_as_torch(name, dtype, backend, c_cache):
+    # np.maximum(-0.0, 0) is +0.0 on NumPy's AVX-512 loop; PyTorch and C keep
+    # -0.0, and a later rsqrt or division turns the sign into -inf against +inf
+    import torch
+
+    t = "f32" if dtype == "float32" else "f64"
+    m = parse_module(
+        f"func.func @forward(%x: tensor<6x{t}>) -> tensor<6x{t}> {{\n"
+        f"  %0 = {ZERO_SIGN_OPS[name].replace('T', t)}\n"
+        f"  %1 = hy.reciprocal %0 : tensor<6x{t}>\n"
+        f"  func.return %1 : tensor<6x{t}>\n}}\n"
+    )
+    x = np.array([-0.0, 0.0, -1.0, 2.0, np.nan, -np.inf], dtype)
+    fn = torch.relu if name == "relu" else (lambda v: torch.nn.functional.elu(v, 0.5))
+    want = torch.reciprocal(fn(torch.from_numpy(x))).numpy()
+    for pipeline in ("plan", "canonicalize,fuse,plan"):
+        model = hybridize.build(hybridize.optimize(m, pipeline), backend,
+                                **({"cache_dir": c_cache} if backend == "c" else {}))
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(model(x), want)
+
+
+SIGNED_ZERO_REDUCTIONS = {  # body over %x: tensor<4x37x5xf32>, yielding %r (its type after the colon)
+    "reduce_max": "%b = hy.reduce_max %x axes [1] : X -> tensor<4x5xf32>\n  %r = hy.reciprocal %b : tensor<4x5xf32>",
+    "reduce_min": "%b = hy.reduce_min %x axes [1, 2] : X -> tensor<4xf32>\n  %r = hy.reciprocal %b : tensor<4xf32>",
+    "reduce_max_fused": ("%b = hy.reduce_max %x axes [2] keepdim : X -> tensor<4x37x1xf32>\n"
+                         "  %c = hy.sub %x, %b : (X, tensor<4x37x1xf32>) -> X\n  %r = hy.reciprocal %c : X"),
+    "max_pool2d": ("%y = hy.reshape %x : X -> tensor<4x1x37x5xf32>\n  %p = hy.max_pool2d %y kernel [2, 2] stride [1, 1] "
+                   "padding [0, 0] : tensor<4x1x37x5xf32> -> tensor<4x1x36x4xf32>\n"
+                   "  %r = hy.reciprocal %p : tensor<4x1x36x4xf32>"),
+    "cumsum": "%b = hy.cumsum %x axis 1 : X\n  %r = hy.reciprocal %b : X",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SIGNED_ZERO_REDUCTIONS))
+def test_max_min_and_scans_give_zero_one_sign_on_both_backends(name, c_cache):
+    # which of -0.0 and 0.0 a max keeps on a tie depended on loop order
+    # (NumPy's SIMD loop, C's lanes and taps), and np.cumsum started from
+    # the first element (-0.0) where C and PyTorch start from +0.0
+    x_type = "tensor<4x37x5xf32>"
+    body = SIGNED_ZERO_REDUCTIONS[name].replace("X", x_type)
+    r_type = body.rsplit(": ", 1)[1]
+    m = parse_module(f"func.func @forward(%x: {x_type}) -> {r_type} {{\n  {body}\n  func.return %r : {r_type}\n}}\n")
+    x = np.random.default_rng(1).choice(np.array([-0.0, 0.0, -1.0], np.float32), size=(4, 37, 5))
+    with np.errstate(all="ignore"):
+        want = hybridize.build(m, "numpy")(x)
+        if name.startswith(("reduce", "max_pool")):
+            assert not np.isneginf(want).any() or name == "reduce_max_fused"
+        if name == "cumsum":
+            assert not np.isneginf(want[:, 0]).any()  # 1 / cumsum(-0.0) = 1 / 0.0
+        for pipeline in ("plan", "canonicalize,fuse,plan"):
+            fast = hybridize.optimize(m, pipeline)
+            np.testing.assert_array_equal(hybridize.build(fast, "numpy")(x), want)
+            np.testing.assert_array_equal(hybridize.build(fast, "c", cache_dir=c_cache)(x), want)

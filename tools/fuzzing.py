@@ -285,7 +285,8 @@ def _run_opt_tool(args: list[str]) -> dict:
         return {"rc": -1, "stderr": "MemoryError", "outcome": "oom"}
     except BaseException:
         return {"rc": -1, "stderr": traceback.format_exc()[-3000:], "outcome": "traceback"}
-    return {"rc": rc, "stderr": err.getvalue()[-3000:]}
+    text = err.getvalue()  # keep the first line (what `classify_opt` reads) and the end
+    return {"rc": rc, "stderr": text if len(text) <= 3000 else text[:2000] + "\n...\n" + text[-1000:]}
 
 
 def _worker() -> None:

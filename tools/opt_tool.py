@@ -610,6 +610,12 @@ def _message(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def say(line: str) -> None:
+    """An error on stderr, each line cut in the middle when a quoted input
+    would make it longer than a screen or two (`file:line:col:` stays first)."""
+    print("\n".join(errors.excerpt(part, 1000) for part in line.split("\n")), file=sys.stderr)
+
+
 def report_pass_failure(e, tool: OptTool | None, input_name: str, traceback: bool) -> None:
     """A failing pass on stderr: `file:line:col: error:` at the failing op (or
     the file's first op), the pass, the verifier's full message, the
@@ -619,9 +625,9 @@ def report_pass_failure(e, tool: OptTool | None, input_name: str, traceback: boo
     message = str(e).strip()
     if tool is not None and tool._op_starts:
         where, _, message = tool._locate(e.op, message).partition(": ")
-        print(f"{where}: error: {message}", file=sys.stderr)
+        say(f"{where}: error: {message}")
     else:
-        print(f"{input_name}: error: {message}", file=sys.stderr)
+        say(f"{input_name}: error: {message}")
     reproducer = getattr(e, "reproducer", None)
     if reproducer:
         print(f"opt-tool: note: reproducer written to {reproducer}", file=sys.stderr)
@@ -643,40 +649,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         report_pass_failure(e, tool, tool.get_input_name() if tool else input_name, "--show-traceback" in args)
         return 1
     except PassRegistrationError as e:
-        print(f"opt-tool: error: {e}", file=sys.stderr)
+        say(f"opt-tool: error: {e}")
         return 1
     except (ToolError, DrawError) as e:
-        print(f"opt-tool: error: {e}", file=sys.stderr)
+        say(f"opt-tool: error: {e}")
         return 1
     except ParseError as e:
-        print(f"{e.span.get_location()}: error: {e.msg}", file=sys.stderr)
+        say(f"{e.span.get_location()}: error: {e.msg}")
         return 1
     except IRVerifyError as e:
         where, _, msg = str(e).partition(": ")
-        print(f"{where}: error: {msg}", file=sys.stderr)
+        say(f"{where}: error: {msg}")
         return 1
     except (VerifyException, DiagnosticException) as e:
-        print(f"{input_name}: error: {_message(e)}", file=sys.stderr)
+        say(f"{input_name}: error: {_message(e)}")
         return 1
     except ArgSpecParseError as e:  # a BaseException in xDSL
-        print(f"opt-tool: error: {_message(e)}", file=sys.stderr)
+        say(f"opt-tool: error: {_message(e)}")
         return 1
     except BrokenPipeError:
         # `opt-tool ... | head`: the reader left; not an error of ours.
         sys.stderr.close()
         return 0
     except FileNotFoundError as e:
-        print(f"opt-tool: error: {e.filename}: no such file", file=sys.stderr)
+        say(f"opt-tool: error: {e.filename}: no such file")
         return 1
     except (ValueError, NotImplementedError, OSError, UnicodeDecodeError, RuntimeError, TypeError) as e:
         msg = _message(e)
-        print(msg.replace(": ", ": error: ", 1) if msg.startswith(input_name) else f"{input_name}: error: {msg}", file=sys.stderr)
+        say(msg.replace(": ", ": error: ", 1) if msg.startswith(input_name) else f"{input_name}: error: {msg}")
         return 1
     except MemoryError:
-        print(f"{input_name}: error: out of memory (see --max-tensor-bytes)", file=sys.stderr)
+        say(f"{input_name}: error: out of memory (see --max-tensor-bytes)")
         return 1
     except Exception as e:  # a bug of ours: still one line, and an exit code the fuzzer counts apart
-        print(f"opt-tool: internal error: {type(e).__name__}: {_message(e)} (please report this input)", file=sys.stderr)
+        say(f"opt-tool: internal error: {type(e).__name__}: {_message(e)} (please report this input)")
         return INTERNAL_ERROR
     return 0
 

@@ -438,6 +438,8 @@ class RowKernel:
             cmp = ">" if kind == "max" else "<"
             lines.append(f"{t} {acc} = {'-INFINITY' if kind == 'max' else 'INFINITY'};")
             lines += self.row_pass(x, acc, f"{{acc}} = ({{x}} {cmp} {{acc}} || {{x}} != {{x}}) ? {{x}} : {{acc}}", None)
+            if t in ("float", "double"):
+                lines.append(f"{acc} += 0;")  # a zero max/min is +0.0, as on the NumPy backend
         self.rowvars[op.results[0]] = acc
 
     def emit(self) -> list[str]:

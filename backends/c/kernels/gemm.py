@@ -238,13 +238,22 @@ def matmul_rows(op: MatmulOp, args: list[Tensor], out: Tensor, epilogue: Callabl
     # integer products and sums wrap (in unsigned arithmetic: no UB), as on the NumPy backend
     u = f"u{t}" if t.startswith("int") else None
     accumulate = f"yr[j] = ({t})(({u})yr[j] + ({u})av * ({u})br[j]);" if u else "yr[j] += av * br[j];"
+    # The epilogue finishes rows of the output's last dim. A matrix @ vector
+    # output's last dim is m, not n = 1: its row is the whole batch element,
+    # finished after the i loop (row by row it would run m elements from each).
+    batch_row = f"({index_expr(idx, so)})"
+    vector_b = len(b.shape) == 1 and len(a.shape) > 1
+    row_tail = [] if vector_b else epilogue("r")
+    batch_tail = epilogue(batch_row) if vector_b else []
+    if batch_tail:
+        batch_tail = ["{", f"{t} *yr = {out.ptr} + rb;", *batch_tail, "}"]
     lines = ["{"]
     for d, size in enumerate(batch):
         lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {size}; ++{idx[d]}) {{")
     lines += [
         f"const {t} *ab = {a.ptr} + ({index_expr(idx, sa)}) * ({m * k});",
         f"const {t} *bb = {b.ptr} + ({index_expr(idx, sb)}) * ({k * n});",
-        f"const long rb = ({index_expr(idx, so)}) * ({m});",
+        f"const long rb = {batch_row} * ({m});",
         f"for (long i = 0; i < {m}; ++i) {{",
         "const long r = rb + i;",
         f"{t} *yr = {out.ptr} + r * {n};",
@@ -255,8 +264,9 @@ def matmul_rows(op: MatmulOp, args: list[Tensor], out: Tensor, epilogue: Callabl
         "#pragma omp simd",
         f"for (long j = 0; j < {n}; ++j) {accumulate}",
         "}",
-        *epilogue("r"),
+        *row_tail,
         "}",
+        *batch_tail,
     ]
     lines += ["}"] * len(batch) + ["}"]
     return lines

@@ -64,7 +64,9 @@ def pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
             step = f"const {t} v = {src}; yr[j] = (v > yr[j] || v != v) ? v : yr[j];" if is_max else f"yr[j] += {src};"
             lines += ["#pragma omp simd", f"for (long j = {lo}; j < {hi}; ++j) {{ {step} }}"]
     lines.append("}")
-    if not is_max:
+    if is_max:  # a zero max is +0.0, whichever of -0.0 and 0.0 came first (as on the NumPy backend)
+        lines += ["#pragma omp simd", f"for (long j = 0; j < {ow}; ++j) yr[j] += 0;"]
+    else:
         if op.include_pad:
             rows = f"(h0 + {kh} < {h + ph} ? h0 + {kh} : {h + ph}) - h0"
             cols = f"(w0 + {kw} < {wd + pw} ? w0 + {kw} : {wd + pw}) - w0"
@@ -407,6 +409,8 @@ def reduction(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     if kind == "mean":
         count = product([r[0] for r in runs if r[1]])
         lines += ["#pragma omp simd", f"for (long k = 0; k < {out.count}; ++k) {out.ptr}[k] /= ({t})({count});"]
+    if kind in ("max", "min") and is_float:  # a zero max/min is +0.0 whatever order the lanes met -0.0 and 0.0
+        lines += ["#pragma omp simd", f"for (long k = 0; k < {out.count}; ++k) {out.ptr}[k] += 0;"]
     return lines + ["}"]
 
 
