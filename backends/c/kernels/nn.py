@@ -128,6 +128,8 @@ def _max_pool_rows_first(x: Tensor, out: Tensor, h, wd, oh, ow, kh, kw, sh, sw, 
         lo, hi = tap_range(ow, wd, sw, q - pw)
         if lo < hi:
             lines += ["#pragma omp simd", f"for (long j = {lo}; j < {hi}; ++j) {{ const {t} v = cm[{_affine('j', sw, q - pw)}]; {take} }}"]
+    # a zero max is +0.0, whichever of -0.0 and 0.0 came first (as on the NumPy backend)
+    lines += ["#pragma omp simd", f"for (long j = 0; j < {ow}; ++j) yr[j] += 0;"]
     return lines + ["}", "}"]
 
 
