@@ -273,6 +273,25 @@ def test_attention_matches_torch(torch, c_cache):
 # --- a small CNN end to end ---
 
 
+@pytest.mark.torch
+def test_attention_with_fewer_key_value_heads(torch, c_cache):
+    # multi-query attention broadcasts one key/value head (Falcon); grouped-query
+    # attention (enable_gqa) gives each key/value head Hq / Hk query heads
+    F = torch.nn.functional
+
+    def attentions(q, k1, v1, k2, v2):
+        return (
+            F.scaled_dot_product_attention(q, k1, v1, is_causal=True),
+            F.scaled_dot_product_attention(q, k2, v2, enable_gqa=True),
+        )
+
+    torch.manual_seed(0)
+    q = torch.randn(2, 6, 5, 8)
+    inputs = [q, torch.randn(2, 1, 7, 8), torch.randn(2, 1, 7, 4), torch.randn(2, 2, 7, 8), torch.randn(2, 2, 7, 4)]
+    module = check_both_backends(torch, as_module(attentions), inputs, c_cache)
+    assert print_module(module).count("hy.attention") == 2
+
+
 def small_cnn(torch):
     nn = torch.nn
     torch.manual_seed(0)

@@ -32,8 +32,8 @@ from hybridize.ir.nn import (
     SoftmaxOp,
 )
 from hybridize.ir.reduce import ReduceAnyOp, ReduceMaxOp, ReduceMeanOp, ReduceMinOp, ReduceSumOp
-from hybridize.ir.shape import ReshapeOp
-from hybridize.ir.types import numpy_dtype, shape_of
+from hybridize.ir.shape import BroadcastOp, ReshapeOp
+from hybridize.ir.types import DYNAMIC, broadcast_shapes, numpy_dtype, shape_of
 
 
 # --- nn ops: convolution, pooling, normalization, reductions, attention ---
@@ -339,14 +339,46 @@ def decompositions():
 
 
 def _attention(lo: Lowering, node, args, kwargs):
+    """PyTorch's SDPA: batch dims broadcast (multi-query attention passes one
+    key/value head for all query heads), and with enable_gqa each key/value head
+    serves Hq / Hk consecutive query heads; both are spread to the query's heads
+    here, so `hy.attention` keeps equal batch dims."""
     p = bind(node, args, kwargs)
     if p["dropout_p"]:
         raise refuse(node, "attention dropout is not supported (trace in eval mode with dropout_p=0)")
+    q, k, v = p["query"], p["key"], p["value"]
+    rank = len(shape_of(q))
+    if rank < 2 or len(shape_of(k)) != rank or len(shape_of(v)) != rank:
+        raise refuse(node, "query, key and value of different ranks are not supported")
     if p["enable_gqa"]:
-        raise refuse(node, "grouped-query attention (enable_gqa=True) is not supported")
-    q = p["query"]
+        k, v = (_repeat_heads(lo, node, t, shape_of(q)) for t in (k, v))
+    batch = broadcast_shapes(shape_of(q)[:-2], broadcast_shapes(shape_of(k)[:-2], shape_of(v)[:-2]) or ())
+    if batch is None:
+        raise refuse(node, "the batch dims of query, key and value do not broadcast")
+    q, k, v = (_broadcast_batch(lo, t, batch) for t in (q, k, v))
     scale = p["scale"] if p["scale"] is not None else 1.0 / float(np.sqrt(shape_of(q)[-1]))
-    return lo.emit(AttentionOp(q, p["key"], p["value"], p["attn_mask"], scale=scale, causal=bool(p["is_causal"])))
+    return lo.emit(AttentionOp(q, k, v, p["attn_mask"], scale=scale, causal=bool(p["is_causal"])))
+
+
+def _repeat_heads(lo: Lowering, node, x: SSAValue, q_shape: Sequence[int]) -> SSAValue:
+    # repeat_interleave(x, G, dim=-3) = reshape(broadcast(reshape(x, [.., Hk, 1, S, E]), [.., Hk, G, S, E]))
+    shape = list(shape_of(x))
+    if len(shape) < 3:
+        raise refuse(node, "grouped-query attention needs a heads dimension (rank >= 3)")
+    hq, hk = q_shape[-3], shape[-3]
+    if hq == hk:
+        return x
+    if DYNAMIC in (hq, hk) or hq % hk:
+        raise refuse(node, f"grouped-query attention: {hq} query heads are not a multiple of {hk} key/value heads")
+    spread = lo.emit(ReshapeOp(x, [*shape[:-2], 1, *shape[-2:]]))
+    tiled = lo.emit(BroadcastOp(spread, [*shape[:-2], hq // hk, *shape[-2:]]))
+    return lo.emit(ReshapeOp(tiled, [*shape[:-3], hq, *shape[-2:]]))
+
+
+def _broadcast_batch(lo: Lowering, x: SSAValue, batch: Sequence[int]) -> SSAValue:
+    shape = tuple(shape_of(x))
+    target = (*batch, *shape[-2:])
+    return x if shape == target else lo.emit(BroadcastOp(x, target))
 
 
 CONVERTERS.update(
