@@ -118,3 +118,28 @@ def test_flat_models_keep_their_plain_call():
         out = fast(x)
     assert isinstance(out, torch.Tensor)
     torch.testing.assert_close(out, net(x).detach())
+
+
+class Rebuffered(torch.nn.Module):
+    def __init__(self, counting: bool):
+        super().__init__()
+        self.counting = counting
+        self.register_buffer("table", torch.arange(6.0).reshape(2, 3))
+        self.register_buffer("steps", torch.zeros(()))
+
+    def forward(self, x):
+        self.table = self.table.to(dtype=x.dtype)  # written back unchanged (CTRL's positional table)
+        if self.counting:
+            self.steps.add_(1)  # state a compiled model cannot keep
+        return x + self.table
+
+
+def test_buffer_written_back_unchanged_is_not_an_output():
+    x = torch.randn(2, 3)
+    fast = hybridize.build(hybridize.trace(Rebuffered(False), x), "numpy")
+    torch.testing.assert_close(torch.as_tensor(fast(x)), x + torch.arange(6.0).reshape(2, 3))
+
+
+def test_buffer_mutation_is_refused_naming_the_line():
+    with pytest.raises(hybridize.HybridizeError, match=r"buffer_mutation: forward writes buffer 'steps'.*add_\(1\)"):
+        hybridize.trace(Rebuffered(True), torch.randn(2, 3))

@@ -468,6 +468,36 @@ def tree_spec(spec, leaf_values: list | None = None) -> Any:
     return conv(spec)
 
 
+def _user_outputs(ep, out_nodes: list, values: dict) -> list:
+    """The output node's user outputs. torch.export puts the new values of
+    mutated buffers and inputs in front; a compiled model keeps no state, so a
+    buffer written with its own value (`self.pe = self.pe.to(dtype)`, CTRL) is
+    dropped and any other mutation refused, naming the line that makes it."""
+    import torch
+
+    specs = ep.graph_signature.output_specs
+    if len(specs) != len(out_nodes):
+        return out_nodes
+    inputs = {s.target: s.arg.name for s in ep.graph_signature.input_specs if s.target is not None}
+    kept = []
+    for spec, out in zip(specs, out_nodes):
+        kind = spec.kind.name
+        if kind == "USER_OUTPUT":
+            kept.append(out)
+            continue
+        if kind == "BUFFER_MUTATION" and isinstance(out, torch.fx.Node):
+            own = inputs.get(spec.target)
+            if own is not None and values.get(own) is values.get(out.name):
+                continue  # the buffer written back unchanged
+        where = source_line(out) if isinstance(out, torch.fx.Node) else "an unknown line"
+        what = {"BUFFER_MUTATION": f"buffer {spec.target!r}", "USER_INPUT_MUTATION": f"input {spec.target!r}"}
+        raise UnsupportedOpError(
+            f"unsupported op {kind.lower()}: forward writes {what.get(kind, kind.lower())} at {where}; "
+            "a compiled model keeps no state (return the new value instead)"
+        )
+    return kept
+
+
 def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
     """Lower a `torch.export.ExportedProgram` to a module with `@forward`.
     Its `hy.structure` attribute records how the inputs and outputs nest
@@ -551,7 +581,7 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
             lo.values[node.name] = result
         elif node.op == "output":
             outs = node.args[0]
-            out_nodes = list(outs) if isinstance(outs, list | tuple) else [outs]
+            out_nodes = _user_outputs(ep, list(outs) if isinstance(outs, list | tuple) else [outs], lo.values)
             outputs = [value_of(o) for o in out_nodes]
             in_spec, out_spec = ep.call_spec.in_spec, ep.call_spec.out_spec
             structure = {
