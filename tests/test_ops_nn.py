@@ -173,6 +173,20 @@ def test_batch_norm_matches_torch(torch, pipeline, c_cache):
 
 
 @pytest.mark.torch
+def test_batch_norm_with_batch_statistics_matches_torch(torch, c_cache):
+    # F.batch_norm(x, None, None, training=True) keeps no state: each channel over its batch
+    # (BiT's weight standardization is one over a batch of 1)
+    F = torch.nn.functional
+    torch.manual_seed(0)
+    w, b = torch.rand(5) + 0.5, torch.randn(5)
+
+    def norms(x, x1):
+        return F.batch_norm(x, None, None, w, b, training=True, eps=1e-3), F.batch_norm(x1, None, None, training=True)
+
+    check_both_backends(torch, as_module(norms), [torch.randn(3, 5, 4, 2) * 2 + 1, torch.randn(1, 5, 7)], c_cache)
+
+
+@pytest.mark.torch
 def test_layer_norm_matches_torch(torch, c_cache):
     torch.manual_seed(0)
     norms = [torch.nn.LayerNorm(6), torch.nn.LayerNorm([4, 6], elementwise_affine=False), torch.nn.LayerNorm(6, bias=False)]

@@ -32,7 +32,7 @@ from hybridize.ir.nn import (
     SoftmaxOp,
 )
 from hybridize.ir.reduce import ReduceAnyOp, ReduceMaxOp, ReduceMeanOp, ReduceMinOp, ReduceSumOp
-from hybridize.ir.shape import BroadcastOp, ReshapeOp
+from hybridize.ir.shape import BroadcastOp, ReshapeOp, TransposeOp
 from hybridize.ir.types import DYNAMIC, broadcast_shapes, numpy_dtype, shape_of
 
 
@@ -169,6 +169,9 @@ def _adaptive_avg_pool2d(lo: Lowering, node, args, kwargs):
 
 def _batch_norm(lo: Lowering, node, args, kwargs):
     p = bind(node, args, kwargs)
+    if p.get("training") and p["running_mean"] is None and p["running_var"] is None:
+        # F.batch_norm(w, None, None, training=True): batch statistics, no state (BiT's weight standardization)
+        return _batch_statistics_norm(lo, node, p["input"], p["weight"], p["bias"], float(p["eps"]))
     if p.get("training"):
         raise refuse(node, "batch norm in training mode is not supported (hybridize traces in eval mode)")
     params = (p["running_mean"], p["running_var"], p["weight"], p["bias"])
@@ -234,15 +237,28 @@ def _batch_norm_no_stats(lo: Lowering, node, args, kwargs):
     instance norm decomposes to (a batch norm of [1, N*C, H, W]): over a
     batch of one, each channel normalized over its plane is group norm."""
     p = bind(node, args, kwargs)
-    x = p["input"]
-    shape = shape_of(x)
-    if len(shape) < 2 or shape[0] != 1:
-        raise refuse(node, "batch norm with batch statistics is supported for a batch of 1 only (instance norm)")
-    weight, bias = p["weight"], p["bias"]
-    if bias is not None and weight is None:
-        weight = lo.constant(np.ones(shape[1], numpy_dtype(x)))
-    y = lo.emit(GroupNormOp(x, weight, bias, groups=shape[1], eps=float(p["eps"])))
+    y = _batch_statistics_norm(lo, node, p["input"], p["weight"], p["bias"], float(p["eps"]))
     return y, Unavailable(node, "mean"), Unavailable(node, "inverse std")
+
+
+def _batch_statistics_norm(lo: Lowering, node, x: SSAValue, weight, bias, eps: float) -> SSAValue:
+    """Each channel (dim 1) normalized over all its elements in the batch:
+    group norm with one group per channel of x moved to [1, C, N * rest]
+    (no move for a batch of 1)."""
+    shape = list(shape_of(x))
+    if len(shape) < 2 or shape[1] == DYNAMIC:
+        raise refuse(node, "batch norm with batch statistics needs a static channel dim 1")
+    channels = shape[1]
+    if bias is not None and weight is None:
+        weight = lo.constant(np.ones(channels, numpy_dtype(x)))
+    if shape[0] == 1:
+        return lo.emit(GroupNormOp(x, weight, bias, groups=channels, eps=eps))
+    perm = [1, 0, *range(2, len(shape))]
+    moved = lo.emit(TransposeOp(x, perm))
+    flat = lo.emit(ReshapeOp(moved, [1, channels, DYNAMIC if DYNAMIC in shape else int(np.prod(shape) // channels)]))
+    y = lo.emit(GroupNormOp(flat, weight, bias, groups=channels, eps=eps))
+    y = lo.emit(ReshapeOp(y, [shape[i] for i in perm]))
+    return lo.emit(TransposeOp(y, perm))
 
 
 # --- resize: upsample_{nearest,bilinear,bicubic}{1d,2d} (.vec and .default) ---
