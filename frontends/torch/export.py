@@ -196,7 +196,7 @@ def _explain_export_failure(e: Exception) -> Exception:
     text = str(e)
     name = type(e).__name__
     if "GuardOnDataDependentSymNode" in name or "data-dependent" in text or "data dependent" in text:
-        where = _user_frame(text)
+        where = _traceback_user_frame(e) or _user_frame(text)
         return ExportError(
             f"the model branches on tensor values{(' at ' + where) if where else ''}: "
             "torch.export (and so hybridize) captures one graph for all inputs. Write the branch with "
@@ -209,6 +209,21 @@ def _explain_export_failure(e: Exception) -> Exception:
             + (text.strip().splitlines()[0] if text.strip() else name)
         )
     return e
+
+
+def _traceback_user_frame(e: BaseException) -> str | None:
+    """`file:line: code` of the innermost frame of the exception's traceback
+    that is the user's (or a transformers model's) code, not torch's: non-strict
+    export runs forward() in Python, so the branch's own line is on the stack."""
+    import traceback
+
+    from hybridize.frontends.torch.lowering import is_library_file
+
+    for frame in reversed(traceback.extract_tb(e.__traceback__)):
+        if not is_library_file(frame.filename):
+            code = (frame.line or "").strip()
+            return f"{frame.filename}:{frame.lineno}" + (f" ({code})" if code else "")
+    return None
 
 
 def _user_frame(text: str) -> str | None:
