@@ -154,6 +154,54 @@ def test_adaptive_avg_pool_matches_torch(torch, c_cache):
     check_both_backends(torch, as_module(pools), [torch.randn(2, 3, 10, 7)], c_cache)
 
 
+@pytest.mark.torch
+def test_adaptive_max_pool_matches_torch(torch, c_cache):
+    F = torch.nn.functional
+
+    def pools(x):  # (5, 7) does not divide (10, 7) evenly in width: overlapping cells
+        return F.adaptive_max_pool2d(x, (5, 3)), F.adaptive_max_pool2d(x, 1), F.adaptive_max_pool2d(x[0], (4, 7))
+
+    torch.manual_seed(0)
+    check_both_backends(torch, as_module(pools), [torch.randn(2, 3, 10, 7)], c_cache)
+
+
+# --- 3-D convolution and pooling (on the 2-D ops) ---
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("decompose", [False, True])
+def test_conv3d_matches_torch(torch, decompose, c_cache):
+    torch.manual_seed(0)
+    convs = [
+        torch.nn.Conv3d(4, 6, 3, padding=1),
+        torch.nn.Conv3d(4, 6, (2, 3, 1), stride=(2, 1, 2), dilation=(2, 1, 1), groups=2, bias=False),
+        torch.nn.Conv3d(4, 2, (3, 2, 2), padding="same"),
+        torch.nn.Conv3d(4, 8, (2, 4, 4), stride=(2, 4, 4)),  # a video patch embedding (tubelets)
+    ]
+    model = as_module(lambda x: tuple(c(x) for c in convs))
+    check_both_backends(torch, model, [torch.randn(2, 4, 5, 8, 8)], c_cache, decompose=decompose)
+    check_both_backends(torch, convs[0], [torch.randn(4, 5, 6, 7)], c_cache)  # unbatched
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_3d_pooling_matches_torch(torch, ceil_mode, c_cache):
+    F = torch.nn.functional
+
+    def pools(x):
+        return (
+            F.max_pool3d(x, 3, 2, 1, ceil_mode=ceil_mode),
+            F.max_pool3d(x, (2, 3, 1), (1, 2, 1), ceil_mode=ceil_mode),
+            F.avg_pool3d(x, 3, 2, 1, ceil_mode=ceil_mode, count_include_pad=True),
+            F.avg_pool3d(x, (3, 2, 3), (2, 2, 1), (1, 0, 1), ceil_mode=ceil_mode, count_include_pad=False),
+            F.adaptive_avg_pool3d(x, (2, 3, 4)),
+            torch.nn.LocalResponseNorm(3)(x[:, :, 0]),  # avg_pool3d over channels
+        )
+
+    torch.manual_seed(0)
+    check_both_backends(torch, as_module(pools), [torch.randn(2, 3, 7, 6, 9)], c_cache)
+
+
 # --- normalization and softmax ---
 
 
@@ -365,7 +413,7 @@ def test_unsupported_nn_variants_are_named(torch):
     with pytest.raises(UnsupportedOpError, match="divisor_override"):
         hybridize.trace(as_module(lambda x: F.avg_pool2d(x, 2, divisor_override=3)), torch.randn(1, 2, 4, 4))
     with pytest.raises(UnsupportedOpError, match="only 1-D and 2-D convolutions"):
-        hybridize.trace(torch.nn.Conv3d(2, 2, 3), torch.randn(1, 2, 4, 4, 4), decompose=True)
+        hybridize.trace(torch.nn.ConvTranspose3d(2, 2, 3), torch.randn(1, 2, 4, 4, 4), decompose=True)
     with pytest.raises(UnsupportedOpError, match="indices output is not supported"):
         hybridize.trace(as_module(lambda x: F.max_pool2d(x, 2, return_indices=True)[1] * 1.0), torch.randn(1, 2, 4, 4))
 

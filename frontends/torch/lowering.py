@@ -392,13 +392,27 @@ def source_location(node):
     return name_location(layer) if layer else UnknownLoc()
 
 
+def _library_place(node, layer: str | None) -> str:
+    """Where a node with no user frame comes from: its innermost layer (the
+    model itself when a torch layer is traced alone) and the library line."""
+    stack = node.meta.get("nn_module_stack") or {}
+    kind = list(stack.values())[-1][1] if stack else None
+    kind = kind if isinstance(kind, str) else getattr(kind, "__qualname__", None)
+    name = f"layer {layer}" if layer else "the model itself" if stack else None
+    if name is None:
+        return "(no source location recorded)"
+    frames = _FRAME.findall(node.meta.get("stack_trace") or "")
+    inside = f", in {frames[-1][2]} at {frames[-1][0].rsplit('site-packages/', 1)[-1]}:{frames[-1][1]}" if frames else ""
+    return f"{name} ({kind.rsplit('.', 1)[-1] if kind else 'module'}{inside}; no user source line recorded)"
+
+
 def source_line(node) -> str:
     """`file.py:12 in forward: x = self.fc(x)` from the node's stack trace:
     the innermost frame in the user's code (`user_frame`), else the layer."""
     frame = user_frame(node)
     layer = layer_name(node)
     if frame is None:
-        return f"layer {layer} (no user source line recorded)" if layer else "(no source location recorded)"
+        return _library_place(node, layer)
     file, line, fn, code = frame
     return f'File "{file}", line {line}, in {fn}{": " + code if code else ""}' + (f" (layer {layer})" if layer else "")
 

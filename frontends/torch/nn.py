@@ -31,8 +31,9 @@ from hybridize.ir.nn import (
     ResizeOp,
     SoftmaxOp,
 )
+from hybridize.frontends.torch.shape import slice_along
 from hybridize.ir.reduce import ReduceAnyOp, ReduceMaxOp, ReduceMeanOp, ReduceMinOp, ReduceSumOp
-from hybridize.ir.shape import BroadcastOp, ReshapeOp, TransposeOp
+from hybridize.ir.shape import BroadcastOp, ConcatOp, PadOp, ReshapeOp, TransposeOp
 from hybridize.ir.types import DYNAMIC, broadcast_shapes, numpy_dtype, shape_of
 
 
@@ -450,5 +451,188 @@ CONVERTERS.update(
         "aten.any.dims": _reduce(ReduceAnyOp),
         "aten.any.default": _reduce(ReduceAnyOp),
         "aten.scaled_dot_product_attention.default": _attention,
+    }
+)
+
+
+# --- 3-D convolution and pooling, on the 2-D ops ---
+# A volumetric window is a box, so pooling is separable: a 2-D pool over
+# (H, W) of [N, C*D, H, W], then one over (D, 1) of [N, C, D, H'*W'] (the
+# average's divisor, padding counted or not, is the product of the per-axis
+# counts). A 3-D convolution is one 2-D convolution over the depth taps
+# stacked as channels: x [N, C, D, H, W] -> [N*D', C*KD, H, W] with channel
+# c*KD + kd = x[:, c, d'*sd + kd*dd], weight [O, C/g, KD, KH, KW] -> [O, C/g*KD, KH, KW].
+
+
+def _triple(value, default: Sequence[int]) -> list[int]:
+    if value is None or (isinstance(value, list | tuple) and len(value) == 0):
+        return list(default)
+    if isinstance(value, int):
+        return [value] * 3
+    value = [int(v) for v in value]
+    return value * 3 if len(value) == 1 else value
+
+
+def _volumetric(lo: Lowering, node, x: SSAValue, build) -> SSAValue:
+    """Run `build(x5)` on NCDHW; an unbatched [C, D, H, W] input gets a batch of 1."""
+    shape = shape_of(x)
+    if len(shape) == 4:
+        y = build(lo.emit(ReshapeOp(x, (1, *shape))))
+        return lo.emit(ReshapeOp(y, shape_of(y)[1:]))
+    if len(shape) != 5:
+        raise refuse(node, f"expects a 4-D or 5-D input, got rank {len(shape)}")
+    if DYNAMIC in shape[1:]:
+        raise refuse(node, "3-D convolution and pooling need static channel and spatial sizes")
+    return build(x)
+
+
+def _conv3d(lo: Lowering, node, p: dict) -> SSAValue:
+    w = p["weight"]
+    out_c, group_c, kd, kh, kw = shape_of(w)
+    stride, dilation = _triple(p["stride"], (1, 1, 1)), _triple(p["dilation"], (1, 1, 1))
+    if isinstance(p["padding"], str):
+        pads = _same_padding(node, (kd, kh, kw), dilation, p["padding"])
+        low, high = pads[:3], pads[3:]
+    else:
+        low = high = _triple(p["padding"], (0, 0, 0))
+    w2 = lo.emit(ReshapeOp(w, (out_c, group_c * kd, kh, kw)))
+
+    def build(x):
+        n, c, d, h, wd = shape_of(x)
+        if low[0] or high[0]:
+            x = lo.emit(PadOp(x, [0, 0, low[0], 0, 0], [0, 0, high[0], 0, 0]))
+            d += low[0] + high[0]
+        depth = (d - dilation[0] * (kd - 1) - 1) // stride[0] + 1
+        taps = [
+            lo.emit(ReshapeOp(slice_along(lo, x, 2, t * dilation[0], depth, stride[0]), (n, c, 1, depth, h, wd)))
+            for t in range(kd)
+        ]
+        stacked = taps[0] if kd == 1 else lo.emit(ConcatOp(taps, 2))  # [N, C, KD, D', H, W]
+        moved = lo.emit(TransposeOp(stacked, [0, 3, 1, 2, 4, 5]))
+        flat = lo.emit(ReshapeOp(moved, (DYNAMIC if n == DYNAMIC else n * depth, c * kd, h, wd)))
+        pad2 = [low[1], low[2]] if low[1:] == high[1:] else [low[1], low[2], high[1], high[2]]
+        y = lo.emit(
+            Conv2dOp(flat, w2, p["bias"], stride=stride[1:], padding=pad2, dilation=dilation[1:], groups=int(p["groups"]))
+        )
+        _, o, oh, ow = shape_of(y)
+        y = lo.emit(ReshapeOp(y, (n, depth, o, oh, ow)))
+        return lo.emit(TransposeOp(y, [0, 2, 1, 3, 4]))
+
+    return _volumetric(lo, node, p["input"], build)
+
+
+def _separable_pool(lo: Lowering, node, x: SSAValue, pool_hw, pool_d) -> SSAValue:
+    """pool_hw(x4 [N, C*D, H, W]) then pool_d(x4 [N, C, D, H'*W'] -> [N, C, D', H'*W']), back to 5-D."""
+    out = node.meta["val"]
+    out = out[0] if isinstance(out, list | tuple) else out
+    od, oh, ow = (int(s) for s in out.shape[-3:])
+
+    def build(x5):
+        n, c, d, h, w = shape_of(x5)
+        y = pool_hw(lo.emit(ReshapeOp(x5, (n, c * d, h, w))), (oh, ow))
+        y = pool_d(lo.emit(ReshapeOp(y, (n, c, d, oh * ow))), (od, oh * ow))
+        return lo.emit(ReshapeOp(y, (n, c, od, oh, ow)))
+
+    return _volumetric(lo, node, x, build)
+
+
+def _pool3d_args(node, p: dict) -> tuple[list[int], list[int], list[int]]:
+    kernel = _triple(p["kernel_size"], ())
+    if _triple(p.get("dilation"), (1, 1, 1)) != [1, 1, 1]:
+        raise refuse(node, "dilated pooling is not supported")
+    return kernel, _triple(p["stride"], kernel), _triple(p["padding"], (0, 0, 0))
+
+
+def _max_pool3d(lo: Lowering, node, args, kwargs):
+    p = bind(node, args, kwargs)
+    k, s, pad = _pool3d_args(node, p)
+    y = _separable_pool(
+        lo, node, p["self"],
+        lambda x, hw: lo.emit(MaxPool2dOp(x, k[1:], s[1:], pad[1:], hw)),
+        lambda x, dhw: lo.emit(MaxPool2dOp(x, [k[0], 1], [s[0], 1], [pad[0], 0], dhw)),
+    )  # fmt: skip
+    return (y, Unavailable(node, "indices")) if "with_indices" in str(node.target) else y
+
+
+def _avg_pool3d(lo: Lowering, node, args, kwargs):
+    p = bind(node, args, kwargs)
+    if p["divisor_override"] is not None:
+        raise refuse(node, "divisor_override is not supported")
+    k, s, pad = _pool3d_args(node, p)
+    include = bool(p["count_include_pad"])
+    return _separable_pool(
+        lo, node, p["self"],
+        lambda x, hw: lo.emit(AvgPool2dOp(x, k[1:], s[1:], pad[1:], hw, include)),
+        lambda x, dhw: lo.emit(AvgPool2dOp(x, [k[0], 1], [s[0], 1], [pad[0], 0], dhw, include)),
+    )  # fmt: skip
+
+
+def _adaptive_avg_pool3d(lo: Lowering, node, args, kwargs):
+    return _separable_pool(
+        lo, node, args[0],
+        lambda x, hw: lo.emit(AdaptiveAvgPool2dOp(x, hw)),
+        lambda x, dhw: lo.emit(AdaptiveAvgPool2dOp(x, dhw)),
+    )  # fmt: skip
+
+
+def _adaptive_max_pool2d(lo: Lowering, node, args, kwargs):
+    """Adaptive max pooling: output cell i of an axis of n takes the max of
+    [floor(i*n/o), ceil((i+1)*n/o)); separable, so one axis after the other
+    (a max pool when o divides n, else one slice and max per output cell)."""
+    x = args[0]
+    out = _out_hw(node)
+
+    def build(x4):
+        y = x4
+        for axis, o in zip((2, 3), out):
+            n = shape_of(y)[axis]
+            if n == DYNAMIC:
+                raise refuse(node, "adaptive max pooling over a dynamic size is not supported")
+            y = _adaptive_max_axis(lo, y, axis, n, o)
+        return y
+
+    y = _spatial(lo, node, x, build)
+    return y, Unavailable(node, "indices")
+
+
+def _adaptive_max_axis(lo: Lowering, x: SSAValue, axis: int, n: int, o: int) -> SSAValue:
+    if n == o:
+        return x
+    if n % o == 0:
+        k = n // o
+        kernel, out = [k, 1] if axis == 2 else [1, k], list(shape_of(x)[2:])
+        out[axis - 2] = o
+        return lo.emit(MaxPool2dOp(x, kernel, kernel, [0, 0], out))
+    cells = []
+    for i in range(o):
+        start, end = (i * n) // o, -((-(i + 1) * n) // o)
+        cells.append(lo.emit(ReduceMaxOp(slice_along(lo, x, axis, start, end - start), [axis], keepdim=True)))
+    return lo.emit(ConcatOp(cells, axis))
+
+
+def _conv_any(lo: Lowering, node, args, kwargs):
+    """conv1d/2d/3d and aten.convolution: 3-D (weight of rank 5, not transposed) on the 2-D op."""
+    p = bind(node, args, kwargs)
+    transposed = bool(p.get("transposed")) or "conv_transpose" in str(node.target)
+    if len(shape_of(p["weight"])) == 5 and not transposed:
+        return _conv3d(lo, node, p)
+    return _conv(lo, node, args, kwargs)
+
+
+CONVERTERS.update(
+    {
+        "aten.conv1d.default": _conv_any,
+        "aten.conv1d.padding": _conv_any,
+        "aten.conv2d.default": _conv_any,
+        "aten.conv2d.padding": _conv_any,
+        "aten.conv3d.default": _conv_any,
+        "aten.conv3d.padding": _conv_any,
+        "aten.convolution.default": _conv_any,
+        "aten.max_pool3d.default": _max_pool3d,
+        "aten.max_pool3d_with_indices.default": _max_pool3d,
+        "aten.avg_pool3d.default": _avg_pool3d,
+        "aten.adaptive_avg_pool3d.default": _adaptive_avg_pool3d,
+        "aten._adaptive_avg_pool3d.default": _adaptive_avg_pool3d,
+        "aten.adaptive_max_pool2d.default": _adaptive_max_pool2d,
     }
 )
