@@ -33,7 +33,7 @@ from hybridize.ir.nn import (
 )
 from hybridize.frontends.torch.shape import slice_along
 from hybridize.ir.reduce import ReduceAnyOp, ReduceMaxOp, ReduceMeanOp, ReduceMinOp, ReduceSumOp
-from hybridize.ir.shape import BroadcastOp, ConcatOp, PadOp, ReshapeOp, TransposeOp
+from hybridize.ir.shape import BroadcastOp, ConcatOp, ReshapeOp, TransposeOp
 from hybridize.ir.types import DYNAMIC, broadcast_shapes, numpy_dtype, shape_of
 
 
@@ -460,8 +460,7 @@ CONVERTERS.update(
 # (H, W) of [N, C*D, H, W], then one over (D, 1) of [N, C, D, H'*W'] (the
 # average's divisor, padding counted or not, is the product of the per-axis
 # counts). A 3-D convolution is one 2-D convolution over the depth taps
-# stacked as channels: x [N, C, D, H, W] -> [N*D', C*KD, H, W] with channel
-# c*KD + kd = x[:, c, d'*sd + kd*dd], weight [O, C/g, KD, KH, KW] -> [O, C/g*KD, KH, KW].
+# stacked as channels (`hybridize.frontends.volumetric`).
 
 
 def _triple(value, default: Sequence[int]) -> list[int]:
@@ -487,38 +486,20 @@ def _volumetric(lo: Lowering, node, x: SSAValue, build) -> SSAValue:
 
 
 def _conv3d(lo: Lowering, node, p: dict) -> SSAValue:
-    w = p["weight"]
-    out_c, group_c, kd, kh, kw = shape_of(w)
+    from hybridize.frontends.volumetric import conv3d_as_2d
+
+    kernel = shape_of(p["weight"])[2:]
     stride, dilation = _triple(p["stride"], (1, 1, 1)), _triple(p["dilation"], (1, 1, 1))
     if isinstance(p["padding"], str):
-        pads = _same_padding(node, (kd, kh, kw), dilation, p["padding"])
+        pads = _same_padding(node, kernel, dilation, p["padding"])
         low, high = pads[:3], pads[3:]
     else:
         low = high = _triple(p["padding"], (0, 0, 0))
-    w2 = lo.emit(ReshapeOp(w, (out_c, group_c * kd, kh, kw)))
-
-    def build(x):
-        n, c, d, h, wd = shape_of(x)
-        if low[0] or high[0]:
-            x = lo.emit(PadOp(x, [0, 0, low[0], 0, 0], [0, 0, high[0], 0, 0]))
-            d += low[0] + high[0]
-        depth = (d - dilation[0] * (kd - 1) - 1) // stride[0] + 1
-        taps = [
-            lo.emit(ReshapeOp(slice_along(lo, x, 2, t * dilation[0], depth, stride[0]), (n, c, 1, depth, h, wd)))
-            for t in range(kd)
-        ]
-        stacked = taps[0] if kd == 1 else lo.emit(ConcatOp(taps, 2))  # [N, C, KD, D', H, W]
-        moved = lo.emit(TransposeOp(stacked, [0, 3, 1, 2, 4, 5]))
-        flat = lo.emit(ReshapeOp(moved, (DYNAMIC if n == DYNAMIC else n * depth, c * kd, h, wd)))
-        pad2 = [low[1], low[2]] if low[1:] == high[1:] else [low[1], low[2], high[1], high[2]]
-        y = lo.emit(
-            Conv2dOp(flat, w2, p["bias"], stride=stride[1:], padding=pad2, dilation=dilation[1:], groups=int(p["groups"]))
-        )
-        _, o, oh, ow = shape_of(y)
-        y = lo.emit(ReshapeOp(y, (n, depth, o, oh, ow)))
-        return lo.emit(TransposeOp(y, [0, 2, 1, 3, 4]))
-
-    return _volumetric(lo, node, p["input"], build)
+    return _volumetric(
+        lo, node, p["input"],
+        lambda x: conv3d_as_2d(lo.emit, x, p["weight"], p["bias"], stride=stride, low=low, high=high,
+                               dilation=dilation, groups=int(p["groups"])),
+    )  # fmt: skip
 
 
 def _separable_pool(lo: Lowering, node, x: SSAValue, pool_hw, pool_d) -> SSAValue:
