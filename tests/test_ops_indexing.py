@@ -219,6 +219,30 @@ def test_embedding_index_gather_cumsum_from_torch(c_cache):
 
 
 @pytest.mark.torch
+def test_scatter_by_an_index_tensor_from_torch(c_cache):
+    # a one-hot compare of the index with the positions, reduced over the index's dim
+    torch = pytest.importorskip("torch")
+
+    def scatters(x, src, idx, perm):
+        hard = torch.zeros_like(x).scatter_(1, x.argmax(1, keepdim=True), 1.0)  # GroupViT's hard one-hot
+        return (
+            hard,
+            x.scatter(0, perm, src[:3]),  # unique positions along dim 0
+            x.scatter_add(1, idx, src),  # repeated positions add up
+            x.scatter_reduce(1, idx, src, "amax"),
+            x.scatter_reduce(1, idx, src, "amin", include_self=False),
+            x.scatter_reduce(1, idx, src, "sum", include_self=False),
+            torch.zeros(3, 5, dtype=torch.int64).scatter_add(1, idx, idx),
+        )
+
+    torch.manual_seed(0)
+    x, src = torch.randn(3, 5), torch.randn(4, 6)
+    idx = torch.tensor([[0, 4, 4, 1, 0, 2], [3, 3, 3, 3, 3, 3], [1, 2, 0, 4, 2, 1]])
+    perm = torch.tensor([[2, 0, 1, 1, 0], [0, 1, 2, 0, 2], [1, 2, 0, 2, 1]])
+    trace_and_compare(Lambda(scatters), x, src, idx, perm, c_cache=c_cache)
+
+
+@pytest.mark.torch
 def test_embedding_with_an_out_of_range_id_raises(c_cache):
     torch = pytest.importorskip("torch")
     emb = torch.nn.Embedding(10, 4)

@@ -50,10 +50,6 @@ REFUSED: dict[str, str] = {
     "aten._fft_r2c.default": "produces complex tensors (FFT); the dialect has real element types only",
     "aten._fft_c2r.default": "reads complex tensors (inverse FFT); the dialect has real element types only",
     # positions given by tensor values
-    "aten.scatter.src": "scatters to positions held in an index tensor (no scatter op in the dialect)",
-    "aten.scatter.value": "scatters to positions held in an index tensor (no scatter op in the dialect)",
-    "aten.scatter_add.default": "scatters to positions held in an index tensor (no scatter op in the dialect)",
-    "aten.scatter_reduce.two": "scatters to positions held in an index tensor (no scatter op in the dialect)",
     "aten.grid_sampler_2d.default": "samples at coordinates held in a tensor (no sampling op in the dialect)",
     "aten.col2im.default": "fold (col2im) overlaps-and-adds patches: a scatter-add, no dialect op",
 }
