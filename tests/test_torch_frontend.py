@@ -120,6 +120,18 @@ def test_data_dependent_guard_inside_torch_names_the_users_line():
     assert f"test_torch_frontend.py:{line}" in msg and "interpolate" in msg
 
 
+class Misshapen(nn.Module):
+    def forward(self, x):
+        return x + x[:, :2]  # BAD-BROADCAST
+
+
+def test_other_export_failures_name_the_users_line():
+    from hybridize.frontends.torch import ExportError
+
+    with pytest.raises(ExportError, match=r"torch.export failed at .*test_torch_frontend.py:\d+ \(return x \+ x"):
+        hybridize.trace(Misshapen(), torch.randn(2, 3))
+
+
 @pytest.mark.parametrize("backend", ["numpy", "c"])
 def test_dynamic_batch_one_build_serves_every_batch(backend, c_cache):
     net = d2l_mlp()

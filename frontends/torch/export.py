@@ -208,7 +208,12 @@ def _explain_export_failure(e: Exception) -> Exception:
             "the model fixes the batch size (a dynamic batch was asked for): "
             + (text.strip().splitlines()[0] if text.strip() else name)
         )
-    return e
+    if isinstance(e, errors.HybridizeError):
+        return e
+    # anything else torch.export raised while running forward(): say where in the model
+    where = _traceback_user_frame(e)
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return ExportError(f"torch.export failed{(' at ' + where) if where else ''}: {name}: {first}"[:2000])
 
 
 def _traceback_user_frame(e: BaseException) -> str | None:
