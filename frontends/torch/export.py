@@ -76,7 +76,10 @@ def trace(
     was_training = model.training
     model.eval()
     try:
-        with helper_stack_traces():
+        # under no_grad, a `@torch.no_grad()` method inside the model (sinusoidal
+        # positions, M2M100) changes nothing, so export inlines it instead of
+        # wrapping it in a `wrap_with_set_grad_enabled` submodule
+        with helper_stack_traces(), torch.no_grad():
             ep = torch.export.export(model, args, kwargs or None, dynamic_shapes=dynamic_shapes)
     except Exception as e:
         raise _explain_export_failure(e) from e
