@@ -9,7 +9,8 @@ The depth taps are stacked as channels of one 2-D convolution:
 
 Channel c*KD + kd keeps each group's channels contiguous, so `groups` carries
 over unchanged. The stacked input is KD times the input (a video patch
-embedding, kernel = stride, stacks nothing twice).
+embedding, kernel = stride, stacks nothing twice). With a dynamic batch, which
+cannot merge with the depth, each output depth is its own 2-D convolution.
 """
 
 from __future__ import annotations
@@ -43,15 +44,23 @@ def conv3d_as_2d(
         x = emit(PadOp(x, [0, 0, low[0], 0, 0], [0, 0, high[0], 0, 0]))
         d += low[0] + high[0]
     depth = (d - dilation[0] * (kd - 1) - 1) // stride[0] + 1
+    w2 = emit(ReshapeOp(weight, (out_c, group_c * kd, kh, kw)))
+    pad2 = [low[1], low[2]] if list(low[1:]) == list(high[1:]) else [low[1], low[2], high[1], high[2]]
+    if n == DYNAMIC:  # the batch cannot merge with the depth: one 2-D convolution per output depth
+        planes = []
+        for z in range(depth):
+            slab = emit(SliceOp(x, [0, 0, z * stride[0], 0, 0], [1, 1, dilation[0], 1, 1], [n, c, kd, h, w]))
+            y = emit(Conv2dOp(emit(ReshapeOp(slab, (n, c * kd, h, w))), w2, bias, stride=stride[1:], padding=pad2,
+                              dilation=dilation[1:], groups=groups))  # fmt: skip
+            planes.append(emit(ReshapeOp(y, (n, out_c, 1, *shape_of(y)[2:]))))
+        return planes[0] if depth == 1 else emit(ConcatOp(planes, 2))
     taps = []
     for t in range(kd):
         tap = emit(SliceOp(x, [0, 0, t * dilation[0], 0, 0], [1, 1, stride[0], 1, 1], [n, c, depth, h, w]))
         taps.append(emit(ReshapeOp(tap, (n, c, 1, depth, h, w))))
     stacked = taps[0] if kd == 1 else emit(ConcatOp(taps, 2))  # [N, C, KD, D', H, W]
     moved = emit(TransposeOp(stacked, [0, 3, 1, 2, 4, 5]))
-    flat = emit(ReshapeOp(moved, (DYNAMIC if n == DYNAMIC else n * depth, c * kd, h, w)))
-    w2 = emit(ReshapeOp(weight, (out_c, group_c * kd, kh, kw)))
-    pad2 = [low[1], low[2]] if list(low[1:]) == list(high[1:]) else [low[1], low[2], high[1], high[2]]
+    flat = emit(ReshapeOp(moved, (n * depth, c * kd, h, w)))
     y = emit(Conv2dOp(flat, w2, bias, stride=stride[1:], padding=pad2, dilation=dilation[1:], groups=groups))
     _, o, oh, ow = shape_of(y)
     y = emit(ReshapeOp(y, (n, depth, o, oh, ow)))

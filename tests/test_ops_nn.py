@@ -485,3 +485,16 @@ func.func @forward(%x: tensor<2x3x6x6xf32>) -> tensor<2x4x6x6xf32> {
     folded = hybridize.optimize(module, "canonicalize")
     assert [op.name for op in top_level_ops(folded)] == ["hy.conv2d"]
     np.testing.assert_allclose(hybridize.build(folded, "numpy")(x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.torch
+def test_conv3d_with_a_dynamic_batch(torch, c_cache):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv3d(3, 4, (2, 3, 3), stride=(2, 1, 1), padding=(1, 1, 0))
+    module = hybridize.optimize(hybridize.trace(conv, torch.randn(1, 3, 5, 6, 6), dynamic_batch=True))
+    for backend in ("numpy", "c"):
+        fast = hybridize.build(module, backend, **({"cache_dir": c_cache} if backend == "c" else {}))
+        for batch in (1, 3):
+            x = torch.randn(batch, 3, 5, 6, 6)
+            with torch.no_grad():
+                assert_close(fast(x.numpy()), conv(x).numpy())
