@@ -304,8 +304,10 @@ def _scatter_hits(lo: Lowering, node, x: SSAValue, dim: int, index: SSAValue) ->
     from hybridize.ir.indexing import IotaOp
     from hybridize.ir.types import tensor_type
 
-    xs, ishape = _static(node, x, "scatter"), _static(node, index, "scatter")
+    xs, ishape = shape_of(x), shape_of(index)
     rank = len(xs)
+    if DYNAMIC in (xs[dim], ishape[dim]) or ishape.count(DYNAMIC) > 1:
+        raise refuse(node, "scatter needs static sizes along its dim (the batch may be dynamic elsewhere)")
     if len(ishape) != rank:
         raise refuse(node, f"an index of rank {len(ishape)} for a tensor of rank {rank}")
     if any(i != s for d, (i, s) in enumerate(zip(ishape, xs)) if d != dim):
