@@ -303,3 +303,17 @@ def test_unsupported_indexing_is_refused_clearly():
 
     with pytest.raises(UnsupportedOpError, match=r"size of s\w+ \+ 1 is not supported.*multiple of it"):
         hybridize.trace(OneMoreThanTheBatch(), torch.randn(4, 3), dynamic_batch=True)
+
+
+@pytest.mark.torch
+def test_flip_outside_a_dynamic_batch(c_cache):
+    torch = pytest.importorskip("torch")
+    module = hybridize.optimize(hybridize.trace(Lambda(lambda x: x.flip(1, 2)), torch.randn(1, 3, 4), dynamic_batch=True))
+    for backend in BACKENDS:
+        fast = hybridize.build(module, backend, **({"cache_dir": c_cache} if backend == "c" else {}))
+        x = torch.randn(3, 3, 4)
+        np.testing.assert_array_equal(np.asarray(fast(x.numpy())), x.flip(1, 2).numpy())
+    from hybridize.frontends.torch import UnsupportedOpError
+
+    with pytest.raises(UnsupportedOpError, match="flipping the dynamic batch"):
+        hybridize.trace(Lambda(lambda x: x.flip(0)), torch.randn(2, 3), dynamic_batch=True)

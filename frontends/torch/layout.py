@@ -70,8 +70,10 @@ def _diagonal(lo: Lowering, node, args, kwargs):
 def _flip(lo: Lowering, node, args, kwargs):
     # flip(x, dims) = take(x, [n-1, ..., 0]) along each dim
     x, dims = args[0], args[1]
-    shape = _static(node, x, "flip")
+    shape = shape_of(x)
     for d in sorted({dim_index(d, len(shape)) for d in dims}):
+        if shape[d] == DYNAMIC:
+            raise refuse(node, "flipping the dynamic batch dimension is not supported")
         if shape[d] > 1:
             x = take_constant(lo, x, np.arange(shape[d] - 1, -1, -1), d)
     return x
