@@ -48,7 +48,7 @@ from hybridize.frontends import FrontendError
 from hybridize.ir.locations import name_location
 from hybridize.ir.module import name_hint, verify_with_locations
 from hybridize.ir.structure import ConstantOp
-from hybridize.ir.types import format_shape, numpy_dtype, shape_of, tensor_type
+from hybridize.ir.types import DYNAMIC, format_shape, numpy_dtype, shape_of, tensor_type
 from hybridize.passes import first_line
 
 # ---------------------------------------------------------------------------
@@ -571,56 +571,96 @@ def _pair(node: Node, values: list[int], what: str, minimum: int = 1) -> list[in
     return values
 
 
-def _check_layout(node: Node, a: Attrs) -> None:
-    layout = a.str("layout", "NCHW")
-    if layout != "NCHW":
-        raise _fail(node, f"layout {_show(layout)} is not supported (NCHW only)")
+def _check_layout(node: Node, a: Attrs, spatial: int = 2) -> None:
+    expected = {1: "NCW", 2: "NCHW", 3: "NCDHW"}[spatial]
+    layout = a.str("layout", expected)
+    if layout != expected:
+        raise _fail(node, f"layout {_show(layout)} is not supported ({expected} only for {spatial}-D windows)")
+
+
+def _window(node: Node, a: Attrs, spatial: int, name: str, default: int, minimum: int = 1) -> list[int]:
+    values = a.ints(name, "()") or [default] * spatial
+    if len(values) != spatial:
+        raise _fail(node, f"{name} {tuple(values)} is not {spatial}-D like the kernel")
+    if any(v < minimum for v in values):
+        raise _fail(node, f"{name} {tuple(values)} must be at least {minimum}")
+    return values
+
+
+def _conv_args(lo: Lowering, node: Node, a: Attrs, x: SSAValue, w: SSAValue):
+    """kernel, stride, pad, dilate as lists of the kernel's rank (1, 2 or 3), checked against x and w."""
+    kernel = a.ints("kernel")
+    spatial = len(kernel)
+    if spatial not in (1, 2, 3):
+        raise _fail(node, f"kernel {tuple(kernel)} is not 1-D, 2-D or 3-D")
+    _check_layout(node, a, spatial)
+    if _rank(x) != spatial + 2:
+        raise _fail(node, f"input {format_shape(shape_of(x))} is not {spatial + 2}-D for a {spatial}-D kernel")
+    ws = shape_of(w)
+    if len(ws) != spatial + 2 or list(ws[2:]) != kernel:
+        raise _fail(node, f"weight {format_shape(ws)} does not match kernel {tuple(kernel)}")
+    return (kernel, _window(node, a, spatial, "stride", 1), _window(node, a, spatial, "pad", 0, 0),
+            _window(node, a, spatial, "dilate", 1))  # fmt: skip
+
+
+def _as_2d(lo: Lowering, x: SSAValue, w: SSAValue, build) -> SSAValue:
+    """A 1-D convolution as the 2-D one over a height of 1: x [N, C, W] as [N, C, 1, W], w [O, C, K] as [O, C, 1, K]."""
+    n, c, width = shape_of(x)
+    o, i, k = shape_of(w)
+    y = build(lo.reshape(x, [n, c, 1, width]), lo.reshape(w, [o, i, 1, k]))
+    ys = shape_of(y)
+    return lo.reshape(y, [ys[0], ys[1], ys[3]])
 
 
 def _convolution(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
+    """Convolution: 2-D (`hy.conv2d`), 1-D (the 2-D op over a height of 1) and
+    3-D (the depth taps stacked as channels of one 2-D convolution)."""
     a = Attrs(node)
-    _check_layout(node, a)
-    kernel = _pair(node, a.ints("kernel"), "kernel")
-    stride = _pair(node, a.ints("stride", "(1, 1)") or [1, 1], "stride")
-    pad = _pair(node, a.ints("pad", "(0, 0)") or [0, 0], "pad", 0)
-    dilate = _pair(node, a.ints("dilate", "(1, 1)") or [1, 1], "dilate")
-    groups = a.int("num_group", 1)
-    no_bias = a.bool("no_bias", False)
     x, w = xs[0], xs[1]
-    b = None if no_bias else xs[2]
-    if _rank(x) != 4:
-        raise _fail(node, f"input {format_shape(shape_of(x))} is not 4-D NCHW")
-    ws = shape_of(w)
-    if len(ws) != 4 or list(ws[2:]) != kernel or ws[0] != a.int("num_filter", ws[0]):
-        raise _fail(node, f"weight {format_shape(ws)} does not match kernel {tuple(kernel)}")
+    kernel, stride, pad, dilate = _conv_args(lo, node, a, x, w)
+    groups = a.int("num_group", 1)
+    b = None if a.bool("no_bias", False) else xs[2]
+    if shape_of(w)[0] != a.int("num_filter", shape_of(w)[0]):
+        raise _fail(node, f"weight {format_shape(shape_of(w))} does not match num_filter {a.int('num_filter')}")
     if b is not None and _rank(b) != 1:
         b = lo.reshape(b, [math.prod(shape_of(b))])
+    if len(kernel) == 3:
+        from hybridize.frontends.volumetric import conv3d_as_2d
+
+        if DYNAMIC in shape_of(x)[1:]:
+            raise _fail(node, "3-D convolution needs static channel and spatial sizes")
+        return conv3d_as_2d(lo.emit, x, w, b, stride=stride, low=pad, high=pad, dilation=dilate, groups=groups)
+    if len(kernel) == 1:
+        return _as_2d(lo, x, w, lambda x4, w4: lo.op(
+            "hy.conv2d", x4, w4, b, stride=[1, *stride], padding=[0, *pad], dilation=[1, *dilate], groups=groups))
     return lo.op("hy.conv2d", x, w, b, stride=stride, padding=pad, dilation=dilate, groups=groups)
 
 
 def _deconvolution(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
-    """Deconvolution (Gluon's Conv2DTranspose): `hy.conv_transpose2d`, the
-    weight [C, num_filter / num_group, KH, KW] as MXNet stores it; `adj` is
-    the output padding. No bias unless `no_bias` is false (MXNet's default)."""
+    """Deconvolution (Gluon's Conv2DTranspose, Conv1DTranspose): `hy.conv_transpose2d`,
+    the weight [C, num_filter / num_group, KH, KW] as MXNet stores it; `adj` is
+    the output padding. No bias unless `no_bias` is false (MXNet's default).
+    1-D runs as 2-D over a height of 1."""
     a = Attrs(node)
-    _check_layout(node, a)
-    kernel = _pair(node, a.ints("kernel"), "kernel")
-    stride = _pair(node, a.ints("stride", "(1, 1)") or [1, 1], "stride")
-    pad = _pair(node, a.ints("pad", "(0, 0)") or [0, 0], "pad", 0)
-    adj = _pair(node, a.ints("adj", "(0, 0)") or [0, 0], "adj", 0)
-    dilate = _pair(node, a.ints("dilate", "(1, 1)") or [1, 1], "dilate")
+    x, w = xs[0], xs[1]
+    kernel, stride, pad, dilate = _conv_args(lo, node, a, x, w)
+    spatial = len(kernel)
+    if spatial == 3:
+        raise _fail(node, "3-D deconvolution is not supported (1-D and 2-D)")
+    adj = _window(node, a, spatial, "adj", 0, 0)
     if any(a.ints("target_shape", "()") or []):
         raise _fail(node, "target_shape is not supported; give pad and adj instead")
     groups = a.int("num_group", 1)
-    x, w = xs[0], xs[1]
     b = None if a.bool("no_bias", True) or len(xs) < 3 else xs[2]
-    if _rank(x) != 4:
-        raise _fail(node, f"input {format_shape(shape_of(x))} is not 4-D NCHW")
     ws = shape_of(w)
-    if len(ws) != 4 or list(ws[2:]) != kernel or ws[1] * groups != a.int("num_filter", ws[1] * groups):
-        raise _fail(node, f"weight {format_shape(ws)} does not match kernel {tuple(kernel)}")
+    if ws[1] * groups != a.int("num_filter", ws[1] * groups):
+        raise _fail(node, f"weight {format_shape(ws)} does not match num_filter {a.int('num_filter')}")
     if b is not None and _rank(b) != 1:
         b = lo.reshape(b, [math.prod(shape_of(b))])
+    if spatial == 1:
+        return _as_2d(lo, x, w, lambda x4, w4: lo.op(
+            "hy.conv_transpose2d", x4, w4, b, stride=[1, *stride], padding=[0, *pad], output_padding=[0, *adj],
+            dilation=[1, *dilate], groups=groups))  # fmt: skip
     return lo.op(
         "hy.conv_transpose2d", x, w, b, stride=stride, padding=pad, output_padding=adj, dilation=dilate, groups=groups
     )
@@ -848,6 +888,40 @@ def _layer_norm(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
     x, undo = _move_axis_to(lo, x, axis, rank - 1)
     y = lo.op("hy.layer_norm", x, gamma, beta, axis=rank - 1, eps=a.float("eps", 1e-5))
     return lo.transpose(y, undo)
+
+
+def _instance_norm(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
+    # each (sample, channel) over its spatial positions: group norm with a group per channel
+    x, gamma, beta = xs
+    if _rank(x) < 3:
+        raise _fail(node, f"input {format_shape(shape_of(x))} needs [N, C, spatial...]")
+    c = shape_of(x)[1]
+    return lo.op("hy.group_norm", x, lo.reshape(gamma, [c]), lo.reshape(beta, [c]), groups=c,
+                 eps=Attrs(node).float("eps", 1e-3))  # fmt: skip
+
+
+def _group_norm(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
+    """GroupNorm; MXNet 1.x's gamma and beta have one value per group
+    (shape [num_groups]), spread here to the group's channels."""
+    a = Attrs(node)
+    x, gamma, beta = xs
+    groups = a.int("num_groups", 1)
+    if a.bool("output_mean_var", False):
+        raise _fail(node, "output_mean_var=True is not supported")
+    if _rank(x) < 2 or shape_of(x)[1] == DYNAMIC or groups < 1 or shape_of(x)[1] % groups:
+        raise _fail(node, f"input {format_shape(shape_of(x))} has no channel dim 1 divisible by {groups} groups")
+    c = shape_of(x)[1]
+
+    def per_channel(p: SSAValue) -> SSAValue:
+        size = math.prod(shape_of(p))
+        if size == c:
+            return lo.reshape(p, [c])
+        if size != groups:
+            raise _fail(node, f"gamma and beta {format_shape(shape_of(p))} are neither [{groups}] (groups) nor [{c}]")
+        spread = lo.constant(np.repeat(np.arange(groups, dtype=np.int64), c // groups))
+        return lo.op("hy.take", lo.reshape(p, [groups]), spread, 0)
+
+    return lo.op("hy.group_norm", x, per_channel(gamma), per_channel(beta), groups=groups, eps=a.float("eps", 1e-5))
 
 
 def _softmax_like(name: str) -> Converter:
@@ -1279,13 +1353,26 @@ def _pad(lo: Lowering, node: Node, xs: list[SSAValue]) -> SSAValue:
     a = Attrs(node)
     (x,) = xs
     mode = a.str("mode", "constant")
-    if mode != "constant":
-        raise _fail(node, f"mode {_show(mode)} is not supported (constant)")
+    if mode not in ("constant", "edge", "reflect"):
+        raise _fail(node, f"mode {_show(mode)} is not supported (constant, edge, reflect)")
     width = a.ints("pad_width")
     if len(width) != 2 * _rank(x):
         raise _fail(node, f"pad_width {tuple(width)} needs 2 values per dim")
     before, after = width[0::2], width[1::2]
-    return lo.op("hy.pad", x, before, after, value=a.float("constant_value", 0.0))
+    if mode == "constant":
+        return lo.op("hy.pad", x, before, after, value=a.float("constant_value", 0.0))
+    # edge / reflect: per padded axis, a take of NumPy's padded index vector (reflect: 3 2 | 1 2 3 4 | 3 2)
+    for axis, (lo_pad, hi_pad) in enumerate(zip(before, after)):
+        if not (lo_pad or hi_pad):
+            continue
+        size = shape_of(x)[axis]
+        if size == DYNAMIC:
+            raise _fail(node, f"mode {_show(mode)} cannot pad the dynamic dim {axis}")
+        if min(lo_pad, hi_pad) < 0 or (mode == "reflect" and max(lo_pad, hi_pad) >= size):
+            raise _fail(node, f"pad_width {tuple(width)} does not fit dim {axis} of size {size} in mode {_show(mode)}")
+        index = np.pad(np.arange(size, dtype=np.int64), (lo_pad, hi_pad), mode=mode)
+        x = lo.op("hy.take", x, lo.constant(index), axis)
+    return x
 
 
 # ---------------------------------------------------------------------------
@@ -1447,6 +1534,8 @@ def _numpy_and_legacy() -> dict[str, Converter]:
             "_rnn_param_concat": _concat("dim", 0),
             "BatchNorm": _batch_norm,
             "LayerNorm": _layer_norm,
+            "InstanceNorm": _instance_norm,
+            "GroupNorm": _group_norm,
             "softmax": _softmax_like("hy.softmax"),
             "log_softmax": _softmax_like("hy.log_softmax"),
             "SoftmaxOutput": _softmax_output,
@@ -1535,6 +1624,8 @@ OUTPUTS: dict[str, tuple[int, str]] = {
     "BatchNorm": (3, "the batch mean and variance"),
     "Dropout": (2, "the dropout mask"),
     "LayerNorm": (3, "the mean and standard deviation"),
+    "GroupNorm": (3, "the mean and standard deviation"),
+    "InstanceNorm": (3, "the mean and variance"),
 }
 """Ops with hidden extra outputs that a graph may not consume."""
 

@@ -219,6 +219,30 @@ def test_embedding_index_gather_cumsum_from_torch(c_cache):
 
 
 @pytest.mark.torch
+def test_scatter_by_an_index_tensor_from_torch(c_cache):
+    # a one-hot compare of the index with the positions, reduced over the index's dim
+    torch = pytest.importorskip("torch")
+
+    def scatters(x, src, idx, perm):
+        hard = torch.zeros_like(x).scatter_(1, x.argmax(1, keepdim=True), 1.0)  # GroupViT's hard one-hot
+        return (
+            hard,
+            x.scatter(0, perm, src[:3]),  # unique positions along dim 0
+            x.scatter_add(1, idx, src),  # repeated positions add up
+            x.scatter_reduce(1, idx, src, "amax"),
+            x.scatter_reduce(1, idx, src, "amin", include_self=False),
+            x.scatter_reduce(1, idx, src, "sum", include_self=False),
+            torch.zeros(3, 5, dtype=torch.int64).scatter_add(1, idx, idx),
+        )
+
+    torch.manual_seed(0)
+    x, src = torch.randn(3, 5), torch.randn(4, 6)
+    idx = torch.tensor([[0, 4, 4, 1, 0, 2], [3, 3, 3, 3, 3, 3], [1, 2, 0, 4, 2, 1]])
+    perm = torch.tensor([[2, 0, 1, 1, 0], [0, 1, 2, 0, 2], [1, 2, 0, 2, 1]])
+    trace_and_compare(Lambda(scatters), x, src, idx, perm, c_cache=c_cache)
+
+
+@pytest.mark.torch
 def test_embedding_with_an_out_of_range_id_raises(c_cache):
     torch = pytest.importorskip("torch")
     emb = torch.nn.Embedding(10, 4)
@@ -279,3 +303,17 @@ def test_unsupported_indexing_is_refused_clearly():
 
     with pytest.raises(UnsupportedOpError, match=r"size of s\w+ \+ 1 is not supported.*multiple of it"):
         hybridize.trace(OneMoreThanTheBatch(), torch.randn(4, 3), dynamic_batch=True)
+
+
+@pytest.mark.torch
+def test_flip_outside_a_dynamic_batch(c_cache):
+    torch = pytest.importorskip("torch")
+    module = hybridize.optimize(hybridize.trace(Lambda(lambda x: x.flip(1, 2)), torch.randn(1, 3, 4), dynamic_batch=True))
+    for backend in BACKENDS:
+        fast = hybridize.build(module, backend, **({"cache_dir": c_cache} if backend == "c" else {}))
+        x = torch.randn(3, 3, 4)
+        np.testing.assert_array_equal(np.asarray(fast(x.numpy())), x.flip(1, 2).numpy())
+    from hybridize.frontends.torch import UnsupportedOpError
+
+    with pytest.raises(UnsupportedOpError, match="flipping the dynamic batch"):
+        hybridize.trace(Lambda(lambda x: x.flip(0)), torch.randn(2, 3), dynamic_batch=True)

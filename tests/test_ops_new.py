@@ -231,3 +231,16 @@ def test_resize_taps_are_torchs(torch, mode):
                     np.testing.assert_array_equal(dense, ref, err_msg=what)
                 else:
                     np.testing.assert_allclose(dense, ref, atol=2e-6 if mode == "cubic" else 1e-6, err_msg=what)
+
+
+def test_bilinear_and_trilinear_match_torch(torch, c_cache):
+    # nn.Bilinear's _trilinear is one matmul; other expand/sum patterns multiply and sum
+    torch.manual_seed(0)
+    bilinear = torch.nn.Bilinear(4, 3, 5)
+    aten = torch.ops.aten
+
+    def fn(x1, x2, a, b, c):
+        return bilinear(x1, x2), aten._trilinear(a, b, c, [2], [0], [1], [1, 2])
+
+    inputs = (torch.randn(2, 4), torch.randn(2, 3), torch.randn(2, 6), torch.randn(6, 7), torch.randn(2, 7))
+    trace_and_compare(Lambda(fn), *inputs, c_cache=c_cache, rtol=1e-5, atol=1e-5)

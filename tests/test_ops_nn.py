@@ -154,6 +154,54 @@ def test_adaptive_avg_pool_matches_torch(torch, c_cache):
     check_both_backends(torch, as_module(pools), [torch.randn(2, 3, 10, 7)], c_cache)
 
 
+@pytest.mark.torch
+def test_adaptive_max_pool_matches_torch(torch, c_cache):
+    F = torch.nn.functional
+
+    def pools(x):  # (5, 7) does not divide (10, 7) evenly in width: overlapping cells
+        return F.adaptive_max_pool2d(x, (5, 3)), F.adaptive_max_pool2d(x, 1), F.adaptive_max_pool2d(x[0], (4, 7))
+
+    torch.manual_seed(0)
+    check_both_backends(torch, as_module(pools), [torch.randn(2, 3, 10, 7)], c_cache)
+
+
+# --- 3-D convolution and pooling (on the 2-D ops) ---
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("decompose", [False, True])
+def test_conv3d_matches_torch(torch, decompose, c_cache):
+    torch.manual_seed(0)
+    convs = [
+        torch.nn.Conv3d(4, 6, 3, padding=1),
+        torch.nn.Conv3d(4, 6, (2, 3, 1), stride=(2, 1, 2), dilation=(2, 1, 1), groups=2, bias=False),
+        torch.nn.Conv3d(4, 2, (3, 2, 2), padding="same"),
+        torch.nn.Conv3d(4, 8, (2, 4, 4), stride=(2, 4, 4)),  # a video patch embedding (tubelets)
+    ]
+    model = as_module(lambda x: tuple(c(x) for c in convs))
+    check_both_backends(torch, model, [torch.randn(2, 4, 5, 8, 8)], c_cache, decompose=decompose)
+    check_both_backends(torch, convs[0], [torch.randn(4, 5, 6, 7)], c_cache)  # unbatched
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_3d_pooling_matches_torch(torch, ceil_mode, c_cache):
+    F = torch.nn.functional
+
+    def pools(x):
+        return (
+            F.max_pool3d(x, 3, 2, 1, ceil_mode=ceil_mode),
+            F.max_pool3d(x, (2, 3, 1), (1, 2, 1), ceil_mode=ceil_mode),
+            F.avg_pool3d(x, 3, 2, 1, ceil_mode=ceil_mode, count_include_pad=True),
+            F.avg_pool3d(x, (3, 2, 3), (2, 2, 1), (1, 0, 1), ceil_mode=ceil_mode, count_include_pad=False),
+            F.adaptive_avg_pool3d(x, (2, 3, 4)),
+            torch.nn.LocalResponseNorm(3)(x[:, :, 0]),  # avg_pool3d over channels
+        )
+
+    torch.manual_seed(0)
+    check_both_backends(torch, as_module(pools), [torch.randn(2, 3, 7, 6, 9)], c_cache)
+
+
 # --- normalization and softmax ---
 
 
@@ -170,6 +218,20 @@ def test_batch_norm_matches_torch(torch, pipeline, c_cache):
         module = check_both_backends(torch, bn.eval(), [torch.randn(*shape)], c_cache, pipeline=pipeline)
         # with constant statistics canonicalize leaves x * a + b
         assert ("hy.batch_norm" in print_module(module)) == (pipeline == "plan")
+
+
+@pytest.mark.torch
+def test_batch_norm_with_batch_statistics_matches_torch(torch, c_cache):
+    # F.batch_norm(x, None, None, training=True) keeps no state: each channel over its batch
+    # (BiT's weight standardization is one over a batch of 1)
+    F = torch.nn.functional
+    torch.manual_seed(0)
+    w, b = torch.rand(5) + 0.5, torch.randn(5)
+
+    def norms(x, x1):
+        return F.batch_norm(x, None, None, w, b, training=True, eps=1e-3), F.batch_norm(x1, None, None, training=True)
+
+    check_both_backends(torch, as_module(norms), [torch.randn(3, 5, 4, 2) * 2 + 1, torch.randn(1, 5, 7)], c_cache)
 
 
 @pytest.mark.torch
@@ -273,6 +335,25 @@ def test_attention_matches_torch(torch, c_cache):
 # --- a small CNN end to end ---
 
 
+@pytest.mark.torch
+def test_attention_with_fewer_key_value_heads(torch, c_cache):
+    # multi-query attention broadcasts one key/value head (Falcon); grouped-query
+    # attention (enable_gqa) gives each key/value head Hq / Hk query heads
+    F = torch.nn.functional
+
+    def attentions(q, k1, v1, k2, v2):
+        return (
+            F.scaled_dot_product_attention(q, k1, v1, is_causal=True),
+            F.scaled_dot_product_attention(q, k2, v2, enable_gqa=True),
+        )
+
+    torch.manual_seed(0)
+    q = torch.randn(2, 6, 5, 8)
+    inputs = [q, torch.randn(2, 1, 7, 8), torch.randn(2, 1, 7, 4), torch.randn(2, 2, 7, 8), torch.randn(2, 2, 7, 4)]
+    module = check_both_backends(torch, as_module(attentions), inputs, c_cache)
+    assert print_module(module).count("hy.attention") == 2
+
+
 def small_cnn(torch):
     nn = torch.nn
     torch.manual_seed(0)
@@ -332,7 +413,7 @@ def test_unsupported_nn_variants_are_named(torch):
     with pytest.raises(UnsupportedOpError, match="divisor_override"):
         hybridize.trace(as_module(lambda x: F.avg_pool2d(x, 2, divisor_override=3)), torch.randn(1, 2, 4, 4))
     with pytest.raises(UnsupportedOpError, match="only 1-D and 2-D convolutions"):
-        hybridize.trace(torch.nn.Conv3d(2, 2, 3), torch.randn(1, 2, 4, 4, 4), decompose=True)
+        hybridize.trace(torch.nn.ConvTranspose3d(2, 2, 3), torch.randn(1, 2, 4, 4, 4), decompose=True)
     with pytest.raises(UnsupportedOpError, match="indices output is not supported"):
         hybridize.trace(as_module(lambda x: F.max_pool2d(x, 2, return_indices=True)[1] * 1.0), torch.randn(1, 2, 4, 4))
 
@@ -404,3 +485,16 @@ func.func @forward(%x: tensor<2x3x6x6xf32>) -> tensor<2x4x6x6xf32> {
     folded = hybridize.optimize(module, "canonicalize")
     assert [op.name for op in top_level_ops(folded)] == ["hy.conv2d"]
     np.testing.assert_allclose(hybridize.build(folded, "numpy")(x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.torch
+def test_conv3d_with_a_dynamic_batch(torch, c_cache):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv3d(3, 4, (2, 3, 3), stride=(2, 1, 1), padding=(1, 1, 0))
+    module = hybridize.optimize(hybridize.trace(conv, torch.randn(1, 3, 5, 6, 6), dynamic_batch=True))
+    for backend in ("numpy", "c"):
+        fast = hybridize.build(module, backend, **({"cache_dir": c_cache} if backend == "c" else {}))
+        for batch in (1, 3):
+            x = torch.randn(batch, 3, 5, 6, 6)
+            with torch.no_grad():
+                assert_close(fast(x.numpy()), conv(x).numpy())

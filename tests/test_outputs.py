@@ -80,6 +80,24 @@ def test_model_output_attributes_and_saved_files(tmp_path):
     assert type(again) is type(want)  # a transformers ModelOutput: on the allow-list
 
 
+def test_a_decoder_with_its_default_cache_is_traced_without_it():
+    # use_cache=True (transformers' default) returns a DynamicCache torch.export cannot capture
+    pytest.importorskip("transformers")
+    from transformers import LlamaConfig, LlamaModel
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                      num_key_value_heads=1, intermediate_size=32, max_position_embeddings=32)  # fmt: skip
+    model = LlamaModel(cfg).eval()
+    ids = torch.randint(0, 50, (2, 6))
+    with pytest.warns(UserWarning, match="traced with use_cache=False"):
+        fast = hybridize.compile(model, ids, backend="numpy")
+    assert model.config.use_cache is True  # the model's own config is left as it was
+    got = fast(ids)
+    assert type(got).__name__ == "BaseModelOutputWithPast"
+    torch.testing.assert_close(got.last_hidden_state, model(ids).last_hidden_state.detach())
+
+
 def test_unknown_output_classes_come_back_as_dicts():
     spec = {"class": "evil.module.Payload", "keys": ["a", "b"], "items": ["*", {"const": None}]}
     with pytest.warns(UserWarning, match="evil.module.Payload.*as a dict"):
@@ -118,3 +136,28 @@ def test_flat_models_keep_their_plain_call():
         out = fast(x)
     assert isinstance(out, torch.Tensor)
     torch.testing.assert_close(out, net(x).detach())
+
+
+class Rebuffered(torch.nn.Module):
+    def __init__(self, counting: bool):
+        super().__init__()
+        self.counting = counting
+        self.register_buffer("table", torch.arange(6.0).reshape(2, 3))
+        self.register_buffer("steps", torch.zeros(()))
+
+    def forward(self, x):
+        self.table = self.table.to(dtype=x.dtype)  # written back unchanged (CTRL's positional table)
+        if self.counting:
+            self.steps.add_(1)  # state a compiled model cannot keep
+        return x + self.table
+
+
+def test_buffer_written_back_unchanged_is_not_an_output():
+    x = torch.randn(2, 3)
+    fast = hybridize.build(hybridize.trace(Rebuffered(False), x), "numpy")
+    torch.testing.assert_close(torch.as_tensor(fast(x)), x + torch.arange(6.0).reshape(2, 3))
+
+
+def test_buffer_mutation_is_refused_naming_the_line():
+    with pytest.raises(hybridize.HybridizeError, match=r"buffer_mutation: forward writes buffer 'steps'.*add_\(1\)"):
+        hybridize.trace(Rebuffered(True), torch.randn(2, 3))

@@ -99,3 +99,17 @@ def test_ir_does_not_grow_with_sequence_length():
         want = _flat(model(x))
     for g, w in zip(_flat(hybridize.build(hybridize.optimize(long), "numpy")(x)), want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer", [nn.GRU, nn.RNN])
+def test_batch_first_layers_serve_a_dynamic_batch_in_c(layer, c_cache):
+    # time-major slices of [T, ?, H] start at t * batch * H: a stride the C slice kernel computes at run time
+    torch.manual_seed(0)
+    net = layer(4, 6, batch_first=True).eval()
+    module = hybridize.optimize(hybridize.trace(net, torch.randn(1, 5, 4), dynamic_batch=True))
+    fast = hybridize.build(module, "c", cache_dir=c_cache)
+    for batch in (1, 3):
+        x = torch.randn(batch, 5, 4)
+        with torch.no_grad():
+            want = net(x)[0].numpy()
+        np.testing.assert_allclose(np.asarray(fast(x.numpy())[0]), want, rtol=1e-5, atol=1e-5)

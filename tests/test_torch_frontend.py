@@ -103,6 +103,35 @@ def test_data_dependent_control_flow_names_the_line_and_torch_cond():
     assert "test_torch_frontend.py" in msg and "torch.cond" in msg
 
 
+class SizedByData(nn.Module):
+    def forward(self, x, mask):
+        h = mask.sum()
+        return nn.functional.interpolate(x, size=(h, 4), mode="bilinear", align_corners=True)  # DATA-SIZE
+
+
+def test_data_dependent_guard_inside_torch_names_the_users_line():
+    # torch guards on the size deep in its own decomposition; the error names the call in forward()
+    from hybridize.frontends.torch import ExportError
+
+    with pytest.raises(ExportError) as info:
+        hybridize.trace(SizedByData(), torch.randn(1, 2, 3, 3), torch.ones(5, dtype=torch.int64))
+    msg = str(info.value).splitlines()[0]
+    line = next(i for i, t in enumerate(open(__file__), 1) if "# DATA-SIZE" in t and "next(" not in t)
+    assert f"test_torch_frontend.py:{line}" in msg and "interpolate" in msg
+
+
+class Misshapen(nn.Module):
+    def forward(self, x):
+        return x + x[:, :2]  # BAD-BROADCAST
+
+
+def test_other_export_failures_name_the_users_line():
+    from hybridize.frontends.torch import ExportError
+
+    with pytest.raises(ExportError, match=r"torch.export failed at .*test_torch_frontend.py:\d+ \(return x \+ x"):
+        hybridize.trace(Misshapen(), torch.randn(2, 3))
+
+
 @pytest.mark.parametrize("backend", ["numpy", "c"])
 def test_dynamic_batch_one_build_serves_every_batch(backend, c_cache):
     net = d2l_mlp()

@@ -324,6 +324,84 @@ _add("ViltModel", "multimodal", hf_kw("ViltModel", lambda b=1: {"input_ids": ids
                                       **dict(TEXT, image_size=32, patch_size=8, max_image_length=-1)))
 
 
+
+# --- more families: video, state-space and RNN-style decoders, long-input encoders, dense prediction ---
+
+
+def video(batch: int = 1):
+    return randn(batch, 4, 3, 32, 32)  # [B, frames, C, H, W]
+
+
+def padded(batch: int = 1, length: int = 12):
+    """ids with an attention mask that pads the first sample's front (left padding)."""
+    mask = ids(batch, length) * 0 + 1
+    mask[0, :3] = 0
+    return {"input_ids": ids(batch, length), "attention_mask": mask}
+
+
+_SEQ2SEQ_T5 = dict(_T5, d_kv=8)
+for _name, _category, _build in (
+    ("MegatronBertModel", "text-encoder", hf("MegatronBertModel", ids, **TEXT)),
+    ("BigBirdModel", "text-encoder", hf("BigBirdModel", ids, **dict(TEXT, attention_type="original_full"))),
+    ("CanineModel", "text-encoder", hf("CanineModel", lambda b=1: ids(b, 16), hidden_size=32, num_hidden_layers=2,
+                                       num_attention_heads=4, intermediate_size=37, downsampling_rate=4,
+                                       num_hash_buckets=64, local_transformer_stride=4)),
+    ("IBertModel", "text-encoder", hf("IBertModel", ids, **TEXT)),
+    ("MambaModel", "decoder", hf("MambaModel", ids, vocab_size=99, hidden_size=32, num_hidden_layers=2, state_size=8,
+                                 use_cache=False)),
+    ("RwkvModel", "decoder", hf("RwkvModel", ids, vocab_size=99, hidden_size=32, num_hidden_layers=2,
+                                attention_hidden_size=32, intermediate_size=37, use_cache=False)),
+    ("PersimmonModel", "decoder", hf("PersimmonModel", ids, **DECODER)),
+    ("Gemma3TextModel", "decoder", hf("Gemma3TextModel", ids, **dict(DECODER, num_key_value_heads=2, head_dim=8,
+                                                                      sliding_window=4))),
+    # as a user calls a decoder: the config's default use_cache=True and a padding mask
+    ("LlamaModel-cache-mask", "decoder", hf_kw("LlamaModel", padded, **dict(TEXT, num_key_value_heads=2))),
+    ("GPT2Model-cache-mask", "decoder", hf_kw("GPT2Model", padded, vocab_size=99, n_embd=32, n_layer=2, n_head=4,
+                                              n_positions=64)),
+    ("M2M100Model", "encoder-decoder", hf_kw("M2M100Model", seq2seq, **ENC_DEC)),
+    ("UMT5Model", "encoder-decoder", hf_kw("UMT5Model", seq2seq, **_SEQ2SEQ_T5)),
+    ("LongT5Model", "encoder-decoder", hf_kw("LongT5Model", lambda b=1: {**padded(b), "decoder_input_ids": ids(b, 5)},
+                                             **dict(_SEQ2SEQ_T5, local_radius=4))),
+    ("PegasusXModel", "encoder-decoder", hf_kw("PegasusXModel", lambda b=1: seq2seq(b),
+                                               **dict(ENC_DEC, block_size=4, num_global_tokens=4))),
+    ("FSMTModel", "encoder-decoder", hf_kw("FSMTModel", seq2seq, langs=["en", "de"], src_vocab_size=99,
+                                           tgt_vocab_size=99, d_model=32, encoder_layers=2, decoder_layers=2,
+                                           encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=37,
+                                           decoder_ffn_dim=37, max_position_embeddings=64, use_cache=False,
+                                           pad_token_id=1, decoder_start_token_id=2)),
+    ("SwiftFormerModel", "vision-cnn", hf("SwiftFormerModel", image, depths=[1, 1, 1, 1], embed_dims=[16, 16, 32, 32])),
+    ("VideoMAEModel", "vision-transformer", hf("VideoMAEModel", video, **dict(VISION, num_frames=4, tubelet_size=2))),
+    ("TimesformerModel", "vision-transformer", hf("TimesformerModel", video, **dict(VISION, num_frames=4))),
+    ("VivitModel", "vision-transformer", hf("VivitModel", video, **dict(VISION, num_frames=4, tubelet_size=[2, 8, 8]))),
+    ("DPTModel", "vision-transformer", hf("DPTModel", image, **dict(VISION, num_hidden_layers=4,
+                                                                    backbone_out_indices=[0, 1, 2, 3],
+                                                                    neck_hidden_sizes=[8, 8, 16, 16],
+                                                                    fusion_hidden_size=16))),
+    ("GLPNModel", "vision-transformer", hf("GLPNModel", image, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1],
+                                           hidden_sizes=[16, 32], patch_sizes=[7, 3], strides=[4, 2],
+                                           num_attention_heads=[1, 2], mlp_ratios=[2, 2])),
+    ("PvtV2Model", "vision-transformer", hf("PvtV2Model", image, num_encoder_blocks=2, depths=[1, 1],
+                                            sr_ratios=[2, 1], hidden_sizes=[16, 32], patch_sizes=[7, 3],
+                                            strides=[4, 2], num_attention_heads=[1, 2], mlp_ratios=[2, 2])),
+    ("VitDetModel", "vision-transformer", hf("VitDetModel", image, **dict(VISION, window_block_indices=[0],
+                                                                          window_size=2,
+                                                                          use_relative_position_embeddings=True))),
+    ("Wav2Vec2ConformerModel", "audio", hf("Wav2Vec2ConformerModel", wave, **dict(
+        _WAV2VEC, conv_depthwise_kernel_size=3, position_embeddings_type="rotary"))),
+    ("UniSpeechSatModel", "audio", hf("UniSpeechSatModel", wave, **_WAV2VEC)),
+    ("SEWDModel", "audio", hf("SEWDModel", wave, **dict(_WAV2VEC, squeeze_factor=2, position_buckets=16,
+                                                        max_relative_positions=16))),
+    ("ClapAudioModel", "audio", hf("ClapAudioModel", lambda b=1: randn(b, 1, 64, 16), spec_size=64, num_mel_bins=16,
+                                   patch_embeds_hidden_size=16, hidden_size=32, depths=[1, 1],
+                                   num_attention_heads=[2, 4], window_size=4, enable_fusion=False,
+                                   patch_stride=[4, 4])),
+    ("AltCLIPTextModel", "multimodal", hf("AltCLIPTextModel", ids, **dict(TEXT, project_dim=16))),
+    ("Owlv2VisionModel", "multimodal", hf("Owlv2VisionModel", image, **VISION)),
+    ("FlavaImageModel", "multimodal", hf("FlavaImageModel", image, **VISION)),
+):  # fmt: skip
+    _add(_name, _category, _build)
+
+
 # --- plain torch: layers and hand-written networks ---
 
 

@@ -50,16 +50,8 @@ REFUSED: dict[str, str] = {
     "aten._fft_r2c.default": "produces complex tensors (FFT); the dialect has real element types only",
     "aten._fft_c2r.default": "reads complex tensors (inverse FFT); the dialect has real element types only",
     # positions given by tensor values
-    "aten.scatter.src": "scatters to positions held in an index tensor (no scatter op in the dialect)",
-    "aten.scatter.value": "scatters to positions held in an index tensor (no scatter op in the dialect)",
-    "aten.scatter_add.default": "scatters to positions held in an index tensor (no scatter op in the dialect)",
-    "aten.scatter_reduce.two": "scatters to positions held in an index tensor (no scatter op in the dialect)",
     "aten.grid_sampler_2d.default": "samples at coordinates held in a tensor (no sampling op in the dialect)",
     "aten.col2im.default": "fold (col2im) overlaps-and-adds patches: a scatter-add, no dialect op",
-    # 3-D
-    "aten._adaptive_avg_pool3d.default": "3-D (volumetric) pooling: the dialect pools over 2-D windows",
-    "aten.avg_pool3d.default": "3-D (volumetric) pooling: the dialect pools over 2-D windows",
-    "aten.max_pool3d_with_indices.default": "3-D (volumetric) pooling: the dialect pools over 2-D windows",
 }
 """Core ops hybridize refuses, with the reason (the error says it too)."""
 

@@ -75,14 +75,70 @@ def trace(
         args, kwargs, dynamic_shapes = batch_dynamic(model, args, kwargs)
     was_training = model.training
     model.eval()
+    def export():
+        # under no_grad, a `@torch.no_grad()` method inside the model (sinusoidal
+        # positions, M2M100) changes nothing, so export inlines it instead of
+        # wrapping it in a `wrap_with_set_grad_enabled` submodule
+        with helper_stack_traces(), torch.no_grad():
+            return torch.export.export(model, args, kwargs or None, dynamic_shapes=dynamic_shapes)
+
     try:
-        with helper_stack_traces():
-            ep = torch.export.export(model, args, kwargs or None, dynamic_shapes=dynamic_shapes)
-    except Exception as e:
-        raise _explain_export_failure(e) from e
+        try:
+            ep = export()
+        except Exception as e:
+            if not _returns_a_cache(e):
+                raise _explain_export_failure(e) from e
+            with _without_cache(model) as dropped:
+                if not dropped:
+                    raise _cache_error(e) from e
+                try:
+                    ep = export()
+                except Exception as again:
+                    raise (_cache_error(again) if _returns_a_cache(again) else _explain_export_failure(again)) from again
+            import warnings
+
+            warnings.warn(
+                "hybridize: the model returns a key/value cache (transformers' use_cache=True), which a compiled "
+                "model cannot hand out; traced with use_cache=False (its cache output is None). Pass "
+                "use_cache=False yourself to silence this.",
+                stacklevel=3,
+            )
     finally:
         model.train(was_training)
     return lower_program(ep, decompose=decompose)
+
+
+def _returns_a_cache(e: Exception) -> bool:
+    """torch.export's refusal of a transformers `Cache` object among the outputs."""
+    text = str(e)
+    return "which is not a known type" in text and "Cache" in text
+
+
+def _cache_error(e: Exception) -> Exception:
+    return ExportError(
+        "the model returns a key/value cache (a transformers Cache object, use_cache=True), which torch.export "
+        "cannot capture: pass use_cache=False (in the call or the model's config)\n"
+        f"torch said: {str(e).strip().splitlines()[0]}"
+    )
+
+
+@contextmanager
+def _without_cache(model):
+    """Every transformers config among the model's modules with `use_cache`
+    set to False while inside; yields whether there was one to change."""
+    configs = {}
+    for m in model.modules():
+        config = getattr(m, "config", None)
+        for c in (config, getattr(config, "text_config", None), getattr(config, "decoder", None)):
+            if c is not None and getattr(c, "use_cache", False) is True:
+                configs[id(c)] = c
+    for c in configs.values():
+        c.use_cache = False
+    try:
+        yield bool(configs)
+    finally:
+        for c in configs.values():
+            c.use_cache = True
 
 
 def unaliased(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -196,7 +252,7 @@ def _explain_export_failure(e: Exception) -> Exception:
     text = str(e)
     name = type(e).__name__
     if "GuardOnDataDependentSymNode" in name or "data-dependent" in text or "data dependent" in text:
-        where = _user_frame(text)
+        where = _traceback_user_frame(e) or _user_frame(text)
         return ExportError(
             f"the model branches on tensor values{(' at ' + where) if where else ''}: "
             "torch.export (and so hybridize) captures one graph for all inputs. Write the branch with "
@@ -208,7 +264,27 @@ def _explain_export_failure(e: Exception) -> Exception:
             "the model fixes the batch size (a dynamic batch was asked for): "
             + (text.strip().splitlines()[0] if text.strip() else name)
         )
-    return e
+    if isinstance(e, errors.HybridizeError):
+        return e
+    # anything else torch.export raised while running forward(): say where in the model
+    where = _traceback_user_frame(e)
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return ExportError(f"torch.export failed{(' at ' + where) if where else ''}: {name}: {first}"[:2000])
+
+
+def _traceback_user_frame(e: BaseException) -> str | None:
+    """`file:line: code` of the innermost frame of the exception's traceback
+    that is the user's (or a transformers model's) code, not torch's: non-strict
+    export runs forward() in Python, so the branch's own line is on the stack."""
+    import traceback
+
+    from hybridize.frontends.torch.lowering import is_library_file
+
+    for frame in reversed(traceback.extract_tb(e.__traceback__)):
+        if not is_library_file(frame.filename):
+            code = (frame.line or "").strip()
+            return f"{frame.filename}:{frame.lineno}" + (f" ({code})" if code else "")
+    return None
 
 
 def _user_frame(text: str) -> str | None:

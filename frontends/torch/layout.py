@@ -6,8 +6,8 @@ tensors, symbolic sizes and strides, views that name another tensor's shape.
     torch.flip(x, [1])   ->  %i = hy.constant dense<[3, 2, 1, 0]> ; hy.take %x, %i axis 1
 
 Embedding bags with constant offsets are sums, means or maxima of rows.
-Positions that depend on tensor values (scatter by an index tensor) are
-refused; masks are fine, they select with `hy.where`.
+Scatter by an index tensor is a one-hot compare of the index with the
+positions, reduced; masks select with `hy.where`.
 """
 
 from __future__ import annotations
@@ -70,8 +70,10 @@ def _diagonal(lo: Lowering, node, args, kwargs):
 def _flip(lo: Lowering, node, args, kwargs):
     # flip(x, dims) = take(x, [n-1, ..., 0]) along each dim
     x, dims = args[0], args[1]
-    shape = _static(node, x, "flip")
+    shape = shape_of(x)
     for d in sorted({dim_index(d, len(shape)) for d in dims}):
+        if shape[d] == DYNAMIC:
+            raise refuse(node, "flipping the dynamic batch dimension is not supported")
         if shape[d] > 1:
             x = take_constant(lo, x, np.arange(shape[d] - 1, -1, -1), d)
     return x
@@ -284,5 +286,110 @@ CONVERTERS.update(
         "aten.reshape_as.default": _view,
         "aten.min.other": _binary(MinimumOp),
         "aten.max.other": _binary(MaximumOp),
+    }
+)
+
+
+# --- scatter by an index tensor, as a one-hot compare ---
+# scatter(x, dim, index, src): out[..., index[p], ...] = src[p] (p over index's
+# shape, index[p] replacing p's coordinate along dim). With
+#     hits[q, j] = index[q with q[dim] := j] == q[dim]      (j over index's size along dim)
+# every result element is a reduction over j: any hit (scatter a value), the
+# hit src values summed (scatter_add; scatter of unique positions), their max
+# or min (scatter_reduce). The one-hot is x's size times index's size along
+# dim: fine for the one-hot and routing masks models build this way.
+
+
+def _scatter_hits(lo: Lowering, node, x: SSAValue, dim: int, index: SSAValue) -> tuple[SSAValue, list[int]]:
+    """hits [*x.shape, J] (i1) and the permutation that puts an index-shaped tensor in its place."""
+    from hybridize.ir.elementwise import EqOp
+    from hybridize.ir.indexing import IotaOp
+    from hybridize.ir.types import tensor_type
+
+    xs, ishape = shape_of(x), shape_of(index)
+    rank = len(xs)
+    if DYNAMIC in (xs[dim], ishape[dim]) or ishape.count(DYNAMIC) > 1:
+        raise refuse(node, "scatter needs static sizes along its dim (the batch may be dynamic elsewhere)")
+    if len(ishape) != rank:
+        raise refuse(node, f"an index of rank {len(ishape)} for a tensor of rank {rank}")
+    if any(i != s for d, (i, s) in enumerate(zip(ishape, xs)) if d != dim):
+        raise refuse(node, "an index smaller than the tensor outside dim is not supported")
+    positions = lo.emit(IotaOp(tensor_type([xs[dim]], I64), 0))
+    index = operand(lo, index, I64)
+    hits = lo.emit(EqOp(lo.emit(ReshapeOp(index, [*ishape, 1])), positions))  # [*index, K]
+    perm = [*range(dim), rank, *range(dim + 1, rank), dim]
+    return lo.emit(TransposeOp(hits, perm)), perm
+
+
+def _scatter_values(lo: Lowering, node, src: SSAValue, index: SSAValue, perm: list[int], dtype) -> SSAValue:
+    """src cut to index's shape, laid out as [..., 1 (at dim), ..., J] against the hits."""
+    src = operand(lo, src, dtype)
+    for axis, n in enumerate(shape_of(index)):
+        if shape_of(src)[axis] != n:
+            src = slice_along(lo, src, axis, 0, n)
+    return lo.emit(TransposeOp(lo.emit(ReshapeOp(src, [*shape_of(src), 1])), perm))
+
+
+def _scatter_reduced(lo: Lowering, node, x, dim, index, src, how: str) -> tuple[SSAValue, SSAValue]:
+    """(any hit, the hit src values reduced by `how`) per element of x."""
+    from hybridize.ir.reduce import ReduceAnyOp, ReduceMinOp, ReduceSumOp
+
+    dtype = numpy_dtype(x)
+    hits, perm = _scatter_hits(lo, node, x, dim, index)
+    values = _scatter_values(lo, node, src, index, perm, dtype)
+    last = len(shape_of(x))
+    hit = lo.emit(ReduceAnyOp(hits, [last]))
+    if how == "sum":
+        fill, reduce = 0, ReduceSumOp
+    else:
+        big = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+        fill, reduce = (-big, ReduceMaxOp) if how == "amax" else (big, ReduceMinOp)
+    masked = lo.emit(WhereOp(hits, values, lo.constant(np.asarray(fill, dtype))))
+    return hit, lo.emit(reduce(masked, [last]))
+
+
+def _scatter(lo: Lowering, node, args, kwargs):
+    p = bind(node, args, kwargs)
+    x = p["self"]
+    dim = dim_index(p["dim"], len(shape_of(x)))
+    if p.get("reduce") is not None:
+        raise refuse(node, "scatter with reduce= is not supported (use scatter_reduce)")
+    src = p["src"] if "src" in p else p["value"]
+    if not isinstance(src, SSAValue):  # a value: every hit position takes it
+        hits, _ = _scatter_hits(lo, node, x, dim, p["index"])
+        from hybridize.ir.reduce import ReduceAnyOp
+
+        hit = lo.emit(ReduceAnyOp(hits, [len(shape_of(x))]))
+        return lo.emit(WhereOp(hit, operand(lo, src, numpy_dtype(x)), x))
+    # unique positions (torch leaves repeated ones undefined): the one hit value is their sum
+    hit, value = _scatter_reduced(lo, node, x, dim, p["index"], src, "sum")
+    return lo.emit(WhereOp(hit, value, x))
+
+
+def _scatter_add(lo: Lowering, node, args, kwargs):
+    p = bind(node, args, kwargs)
+    x = p["self"]
+    _, total = _scatter_reduced(lo, node, x, dim_index(p["dim"], len(shape_of(x))), p["index"], p["src"], "sum")
+    return lo.emit(AddOp(x, total))
+
+
+def _scatter_reduce(lo: Lowering, node, args, kwargs):
+    p = bind(node, args, kwargs)
+    x, how = p["self"], p["reduce"]
+    if how not in ("sum", "amax", "amin"):
+        raise refuse(node, f"scatter_reduce {how!r} is not supported (sum, amax, amin)")
+    hit, value = _scatter_reduced(lo, node, x, dim_index(p["dim"], len(shape_of(x))), p["index"], p["src"], how)
+    if p["include_self"]:
+        both = {"sum": AddOp, "amax": MaximumOp, "amin": MinimumOp}[how]
+        value = lo.emit(both(x, value))
+    return lo.emit(WhereOp(hit, value, x))
+
+
+CONVERTERS.update(
+    {
+        "aten.scatter.value": _scatter,
+        "aten.scatter.src": _scatter,
+        "aten.scatter_add.default": _scatter_add,
+        "aten.scatter_reduce.two": _scatter_reduce,
     }
 )

@@ -392,13 +392,27 @@ def source_location(node):
     return name_location(layer) if layer else UnknownLoc()
 
 
+def _library_place(node, layer: str | None) -> str:
+    """Where a node with no user frame comes from: its innermost layer (the
+    model itself when a torch layer is traced alone) and the library line."""
+    stack = node.meta.get("nn_module_stack") or {}
+    kind = list(stack.values())[-1][1] if stack else None
+    kind = kind if isinstance(kind, str) else getattr(kind, "__qualname__", None)
+    name = f"layer {layer}" if layer else "the model itself" if stack else None
+    if name is None:
+        return "(no source location recorded)"
+    frames = _FRAME.findall(node.meta.get("stack_trace") or "")
+    inside = f", in {frames[-1][2]} at {frames[-1][0].rsplit('site-packages/', 1)[-1]}:{frames[-1][1]}" if frames else ""
+    return f"{name} ({kind.rsplit('.', 1)[-1] if kind else 'module'}{inside}; no user source line recorded)"
+
+
 def source_line(node) -> str:
     """`file.py:12 in forward: x = self.fc(x)` from the node's stack trace:
     the innermost frame in the user's code (`user_frame`), else the layer."""
     frame = user_frame(node)
     layer = layer_name(node)
     if frame is None:
-        return f"layer {layer} (no user source line recorded)" if layer else "(no source location recorded)"
+        return _library_place(node, layer)
     file, line, fn, code = frame
     return f'File "{file}", line {line}, in {fn}{": " + code if code else ""}' + (f" (layer {layer})" if layer else "")
 
@@ -466,6 +480,36 @@ def tree_spec(spec, leaf_values: list | None = None) -> Any:
         raise UnsupportedOpError(f"inputs or outputs of type {getattr(t, '__name__', t)} are not supported")
 
     return conv(spec)
+
+
+def _user_outputs(ep, out_nodes: list, values: dict) -> list:
+    """The output node's user outputs. torch.export puts the new values of
+    mutated buffers and inputs in front; a compiled model keeps no state, so a
+    buffer written with its own value (`self.pe = self.pe.to(dtype)`, CTRL) is
+    dropped and any other mutation refused, naming the line that makes it."""
+    import torch
+
+    specs = ep.graph_signature.output_specs
+    if len(specs) != len(out_nodes):
+        return out_nodes
+    inputs = {s.target: s.arg.name for s in ep.graph_signature.input_specs if s.target is not None}
+    kept = []
+    for spec, out in zip(specs, out_nodes):
+        kind = spec.kind.name
+        if kind == "USER_OUTPUT":
+            kept.append(out)
+            continue
+        if kind == "BUFFER_MUTATION" and isinstance(out, torch.fx.Node):
+            own = inputs.get(spec.target)
+            if own is not None and values.get(own) is values.get(out.name):
+                continue  # the buffer written back unchanged
+        where = source_line(out) if isinstance(out, torch.fx.Node) else "an unknown line"
+        what = {"BUFFER_MUTATION": f"buffer {spec.target!r}", "USER_INPUT_MUTATION": f"input {spec.target!r}"}
+        raise UnsupportedOpError(
+            f"unsupported op {kind.lower()}: forward writes {what.get(kind, kind.lower())} at {where}; "
+            "a compiled model keeps no state (return the new value instead)"
+        )
+    return kept
 
 
 def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
@@ -551,7 +595,7 @@ def lower_exported_program(ep, name: str = "forward") -> ModuleOp:
             lo.values[node.name] = result
         elif node.op == "output":
             outs = node.args[0]
-            out_nodes = list(outs) if isinstance(outs, list | tuple) else [outs]
+            out_nodes = _user_outputs(ep, list(outs) if isinstance(outs, list | tuple) else [outs], lo.values)
             outputs = [value_of(o) for o in out_nodes]
             in_spec, out_spec = ep.call_spec.in_spec, ep.call_spec.out_spec
             structure = {

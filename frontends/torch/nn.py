@@ -31,9 +31,10 @@ from hybridize.ir.nn import (
     ResizeOp,
     SoftmaxOp,
 )
+from hybridize.frontends.torch.shape import slice_along
 from hybridize.ir.reduce import ReduceAnyOp, ReduceMaxOp, ReduceMeanOp, ReduceMinOp, ReduceSumOp
-from hybridize.ir.shape import ReshapeOp
-from hybridize.ir.types import numpy_dtype, shape_of
+from hybridize.ir.shape import BroadcastOp, ConcatOp, ReshapeOp, TransposeOp
+from hybridize.ir.types import DYNAMIC, broadcast_shapes, numpy_dtype, shape_of
 
 
 # --- nn ops: convolution, pooling, normalization, reductions, attention ---
@@ -169,6 +170,9 @@ def _adaptive_avg_pool2d(lo: Lowering, node, args, kwargs):
 
 def _batch_norm(lo: Lowering, node, args, kwargs):
     p = bind(node, args, kwargs)
+    if p.get("training") and p["running_mean"] is None and p["running_var"] is None:
+        # F.batch_norm(w, None, None, training=True): batch statistics, no state (BiT's weight standardization)
+        return _batch_statistics_norm(lo, node, p["input"], p["weight"], p["bias"], float(p["eps"]))
     if p.get("training"):
         raise refuse(node, "batch norm in training mode is not supported (hybridize traces in eval mode)")
     params = (p["running_mean"], p["running_var"], p["weight"], p["bias"])
@@ -234,15 +238,28 @@ def _batch_norm_no_stats(lo: Lowering, node, args, kwargs):
     instance norm decomposes to (a batch norm of [1, N*C, H, W]): over a
     batch of one, each channel normalized over its plane is group norm."""
     p = bind(node, args, kwargs)
-    x = p["input"]
-    shape = shape_of(x)
-    if len(shape) < 2 or shape[0] != 1:
-        raise refuse(node, "batch norm with batch statistics is supported for a batch of 1 only (instance norm)")
-    weight, bias = p["weight"], p["bias"]
-    if bias is not None and weight is None:
-        weight = lo.constant(np.ones(shape[1], numpy_dtype(x)))
-    y = lo.emit(GroupNormOp(x, weight, bias, groups=shape[1], eps=float(p["eps"])))
+    y = _batch_statistics_norm(lo, node, p["input"], p["weight"], p["bias"], float(p["eps"]))
     return y, Unavailable(node, "mean"), Unavailable(node, "inverse std")
+
+
+def _batch_statistics_norm(lo: Lowering, node, x: SSAValue, weight, bias, eps: float) -> SSAValue:
+    """Each channel (dim 1) normalized over all its elements in the batch:
+    group norm with one group per channel of x moved to [1, C, N * rest]
+    (no move for a batch of 1)."""
+    shape = list(shape_of(x))
+    if len(shape) < 2 or shape[1] == DYNAMIC:
+        raise refuse(node, "batch norm with batch statistics needs a static channel dim 1")
+    channels = shape[1]
+    if bias is not None and weight is None:
+        weight = lo.constant(np.ones(channels, numpy_dtype(x)))
+    if shape[0] == 1:
+        return lo.emit(GroupNormOp(x, weight, bias, groups=channels, eps=eps))
+    perm = [1, 0, *range(2, len(shape))]
+    moved = lo.emit(TransposeOp(x, perm))
+    flat = lo.emit(ReshapeOp(moved, [1, channels, DYNAMIC if DYNAMIC in shape else int(np.prod(shape) // channels)]))
+    y = lo.emit(GroupNormOp(flat, weight, bias, groups=channels, eps=eps))
+    y = lo.emit(ReshapeOp(y, [shape[i] for i in perm]))
+    return lo.emit(TransposeOp(y, perm))
 
 
 # --- resize: upsample_{nearest,bilinear,bicubic}{1d,2d} (.vec and .default) ---
@@ -339,14 +356,46 @@ def decompositions():
 
 
 def _attention(lo: Lowering, node, args, kwargs):
+    """PyTorch's SDPA: batch dims broadcast (multi-query attention passes one
+    key/value head for all query heads), and with enable_gqa each key/value head
+    serves Hq / Hk consecutive query heads; both are spread to the query's heads
+    here, so `hy.attention` keeps equal batch dims."""
     p = bind(node, args, kwargs)
     if p["dropout_p"]:
         raise refuse(node, "attention dropout is not supported (trace in eval mode with dropout_p=0)")
+    q, k, v = p["query"], p["key"], p["value"]
+    rank = len(shape_of(q))
+    if rank < 2 or len(shape_of(k)) != rank or len(shape_of(v)) != rank:
+        raise refuse(node, "query, key and value of different ranks are not supported")
     if p["enable_gqa"]:
-        raise refuse(node, "grouped-query attention (enable_gqa=True) is not supported")
-    q = p["query"]
+        k, v = (_repeat_heads(lo, node, t, shape_of(q)) for t in (k, v))
+    batch = broadcast_shapes(shape_of(q)[:-2], broadcast_shapes(shape_of(k)[:-2], shape_of(v)[:-2]) or ())
+    if batch is None:
+        raise refuse(node, "the batch dims of query, key and value do not broadcast")
+    q, k, v = (_broadcast_batch(lo, t, batch) for t in (q, k, v))
     scale = p["scale"] if p["scale"] is not None else 1.0 / float(np.sqrt(shape_of(q)[-1]))
-    return lo.emit(AttentionOp(q, p["key"], p["value"], p["attn_mask"], scale=scale, causal=bool(p["is_causal"])))
+    return lo.emit(AttentionOp(q, k, v, p["attn_mask"], scale=scale, causal=bool(p["is_causal"])))
+
+
+def _repeat_heads(lo: Lowering, node, x: SSAValue, q_shape: Sequence[int]) -> SSAValue:
+    # repeat_interleave(x, G, dim=-3) = reshape(broadcast(reshape(x, [.., Hk, 1, S, E]), [.., Hk, G, S, E]))
+    shape = list(shape_of(x))
+    if len(shape) < 3:
+        raise refuse(node, "grouped-query attention needs a heads dimension (rank >= 3)")
+    hq, hk = q_shape[-3], shape[-3]
+    if hq == hk:
+        return x
+    if DYNAMIC in (hq, hk) or hq % hk:
+        raise refuse(node, f"grouped-query attention: {hq} query heads are not a multiple of {hk} key/value heads")
+    spread = lo.emit(ReshapeOp(x, [*shape[:-2], 1, *shape[-2:]]))
+    tiled = lo.emit(BroadcastOp(spread, [*shape[:-2], hq // hk, *shape[-2:]]))
+    return lo.emit(ReshapeOp(tiled, [*shape[:-3], hq, *shape[-2:]]))
+
+
+def _broadcast_batch(lo: Lowering, x: SSAValue, batch: Sequence[int]) -> SSAValue:
+    shape = tuple(shape_of(x))
+    target = (*batch, *shape[-2:])
+    return x if shape == target else lo.emit(BroadcastOp(x, target))
 
 
 CONVERTERS.update(
@@ -402,5 +451,169 @@ CONVERTERS.update(
         "aten.any.dims": _reduce(ReduceAnyOp),
         "aten.any.default": _reduce(ReduceAnyOp),
         "aten.scaled_dot_product_attention.default": _attention,
+    }
+)
+
+
+# --- 3-D convolution and pooling, on the 2-D ops ---
+# A volumetric window is a box, so pooling is separable: a 2-D pool over
+# (H, W) of [N, C*D, H, W], then one over (D, 1) of [N, C, D, H'*W'] (the
+# average's divisor, padding counted or not, is the product of the per-axis
+# counts). A 3-D convolution is one 2-D convolution over the depth taps
+# stacked as channels (`hybridize.frontends.volumetric`).
+
+
+def _triple(value, default: Sequence[int]) -> list[int]:
+    if value is None or (isinstance(value, list | tuple) and len(value) == 0):
+        return list(default)
+    if isinstance(value, int):
+        return [value] * 3
+    value = [int(v) for v in value]
+    return value * 3 if len(value) == 1 else value
+
+
+def _volumetric(lo: Lowering, node, x: SSAValue, build) -> SSAValue:
+    """Run `build(x5)` on NCDHW; an unbatched [C, D, H, W] input gets a batch of 1."""
+    shape = shape_of(x)
+    if len(shape) == 4:
+        y = build(lo.emit(ReshapeOp(x, (1, *shape))))
+        return lo.emit(ReshapeOp(y, shape_of(y)[1:]))
+    if len(shape) != 5:
+        raise refuse(node, f"expects a 4-D or 5-D input, got rank {len(shape)}")
+    if DYNAMIC in shape[1:]:
+        raise refuse(node, "3-D convolution and pooling need static channel and spatial sizes")
+    return build(x)
+
+
+def _conv3d(lo: Lowering, node, p: dict) -> SSAValue:
+    from hybridize.frontends.volumetric import conv3d_as_2d
+
+    kernel = shape_of(p["weight"])[2:]
+    stride, dilation = _triple(p["stride"], (1, 1, 1)), _triple(p["dilation"], (1, 1, 1))
+    if isinstance(p["padding"], str):
+        pads = _same_padding(node, kernel, dilation, p["padding"])
+        low, high = pads[:3], pads[3:]
+    else:
+        low = high = _triple(p["padding"], (0, 0, 0))
+    return _volumetric(
+        lo, node, p["input"],
+        lambda x: conv3d_as_2d(lo.emit, x, p["weight"], p["bias"], stride=stride, low=low, high=high,
+                               dilation=dilation, groups=int(p["groups"])),
+    )  # fmt: skip
+
+
+def _separable_pool(lo: Lowering, node, x: SSAValue, pool_hw, pool_d) -> SSAValue:
+    """pool_hw(x4 [N, C*D, H, W]) then pool_d(x4 [N, C, D, H'*W'] -> [N, C, D', H'*W']), back to 5-D."""
+    out = node.meta["val"]
+    out = out[0] if isinstance(out, list | tuple) else out
+    od, oh, ow = (int(s) for s in out.shape[-3:])
+
+    def build(x5):
+        n, c, d, h, w = shape_of(x5)
+        y = pool_hw(lo.emit(ReshapeOp(x5, (n, c * d, h, w))), (oh, ow))
+        y = pool_d(lo.emit(ReshapeOp(y, (n, c, d, oh * ow))), (od, oh * ow))
+        return lo.emit(ReshapeOp(y, (n, c, od, oh, ow)))
+
+    return _volumetric(lo, node, x, build)
+
+
+def _pool3d_args(node, p: dict) -> tuple[list[int], list[int], list[int]]:
+    kernel = _triple(p["kernel_size"], ())
+    if _triple(p.get("dilation"), (1, 1, 1)) != [1, 1, 1]:
+        raise refuse(node, "dilated pooling is not supported")
+    return kernel, _triple(p["stride"], kernel), _triple(p["padding"], (0, 0, 0))
+
+
+def _max_pool3d(lo: Lowering, node, args, kwargs):
+    p = bind(node, args, kwargs)
+    k, s, pad = _pool3d_args(node, p)
+    y = _separable_pool(
+        lo, node, p["self"],
+        lambda x, hw: lo.emit(MaxPool2dOp(x, k[1:], s[1:], pad[1:], hw)),
+        lambda x, dhw: lo.emit(MaxPool2dOp(x, [k[0], 1], [s[0], 1], [pad[0], 0], dhw)),
+    )  # fmt: skip
+    return (y, Unavailable(node, "indices")) if "with_indices" in str(node.target) else y
+
+
+def _avg_pool3d(lo: Lowering, node, args, kwargs):
+    p = bind(node, args, kwargs)
+    if p["divisor_override"] is not None:
+        raise refuse(node, "divisor_override is not supported")
+    k, s, pad = _pool3d_args(node, p)
+    include = bool(p["count_include_pad"])
+    return _separable_pool(
+        lo, node, p["self"],
+        lambda x, hw: lo.emit(AvgPool2dOp(x, k[1:], s[1:], pad[1:], hw, include)),
+        lambda x, dhw: lo.emit(AvgPool2dOp(x, [k[0], 1], [s[0], 1], [pad[0], 0], dhw, include)),
+    )  # fmt: skip
+
+
+def _adaptive_avg_pool3d(lo: Lowering, node, args, kwargs):
+    return _separable_pool(
+        lo, node, args[0],
+        lambda x, hw: lo.emit(AdaptiveAvgPool2dOp(x, hw)),
+        lambda x, dhw: lo.emit(AdaptiveAvgPool2dOp(x, dhw)),
+    )  # fmt: skip
+
+
+def _adaptive_max_pool2d(lo: Lowering, node, args, kwargs):
+    """Adaptive max pooling: output cell i of an axis of n takes the max of
+    [floor(i*n/o), ceil((i+1)*n/o)); separable, so one axis after the other
+    (a max pool when o divides n, else one slice and max per output cell)."""
+    x = args[0]
+    out = _out_hw(node)
+
+    def build(x4):
+        y = x4
+        for axis, o in zip((2, 3), out):
+            n = shape_of(y)[axis]
+            if n == DYNAMIC:
+                raise refuse(node, "adaptive max pooling over a dynamic size is not supported")
+            y = _adaptive_max_axis(lo, y, axis, n, o)
+        return y
+
+    y = _spatial(lo, node, x, build)
+    return y, Unavailable(node, "indices")
+
+
+def _adaptive_max_axis(lo: Lowering, x: SSAValue, axis: int, n: int, o: int) -> SSAValue:
+    if n == o:
+        return x
+    if n % o == 0:
+        k = n // o
+        kernel, out = [k, 1] if axis == 2 else [1, k], list(shape_of(x)[2:])
+        out[axis - 2] = o
+        return lo.emit(MaxPool2dOp(x, kernel, kernel, [0, 0], out))
+    cells = []
+    for i in range(o):
+        start, end = (i * n) // o, -((-(i + 1) * n) // o)
+        cells.append(lo.emit(ReduceMaxOp(slice_along(lo, x, axis, start, end - start), [axis], keepdim=True)))
+    return lo.emit(ConcatOp(cells, axis))
+
+
+def _conv_any(lo: Lowering, node, args, kwargs):
+    """conv1d/2d/3d and aten.convolution: 3-D (weight of rank 5, not transposed) on the 2-D op."""
+    p = bind(node, args, kwargs)
+    transposed = bool(p.get("transposed")) or "conv_transpose" in str(node.target)
+    if len(shape_of(p["weight"])) == 5 and not transposed:
+        return _conv3d(lo, node, p)
+    return _conv(lo, node, args, kwargs)
+
+
+CONVERTERS.update(
+    {
+        "aten.conv1d.default": _conv_any,
+        "aten.conv1d.padding": _conv_any,
+        "aten.conv2d.default": _conv_any,
+        "aten.conv2d.padding": _conv_any,
+        "aten.conv3d.default": _conv_any,
+        "aten.conv3d.padding": _conv_any,
+        "aten.convolution.default": _conv_any,
+        "aten.max_pool3d.default": _max_pool3d,
+        "aten.max_pool3d_with_indices.default": _max_pool3d,
+        "aten.avg_pool3d.default": _avg_pool3d,
+        "aten.adaptive_avg_pool3d.default": _adaptive_avg_pool3d,
+        "aten._adaptive_avg_pool3d.default": _adaptive_avg_pool3d,
+        "aten.adaptive_max_pool2d.default": _adaptive_max_pool2d,
     }
 )

@@ -60,7 +60,8 @@ def concat(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
 def strided_slice(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     (x,) = args
     strides = contiguous_strides(x.shape)
-    base = sum(start * int(s) for start, s in zip(op.start_values, strides) if start)
+    # a start past a dim whose stride holds the batch (time-major [T, ?, H] sliced in time) is a C expression
+    base = " + ".join(f"({s * start})" for start, s in zip(op.start_values, strides) if start) or "0"
     idx = [f"i{d}" for d in range(len(out.shape))]
     src = index_expr(idx, [s * step for s, step in zip(strides, op.step_values)])
     lines = ["{"]
@@ -68,7 +69,7 @@ def strided_slice(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
         if d == len(out.shape) - 1:
             lines.append("#pragma omp simd")
         lines.append(f"for (long {idx[d]} = 0; {idx[d]} < {n}; ++{idx[d]}) {{")
-    lines.append(f"{out.ptr}[{index_expr(idx, contiguous_strides(out.shape))}] = {x.ptr}[{base} + {src}];")
+    lines.append(f"{out.ptr}[{index_expr(idx, contiguous_strides(out.shape))}] = {x.ptr}[({base}) + {src}];")
     return lines + ["}"] * len(out.shape) + ["}"]
 
 
