@@ -107,5 +107,4 @@ __all__ = [
     "SavedModelError",
     "ToolError",
     "UnsupportedOpError",
-    "excerpt",
 ]
