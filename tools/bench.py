@@ -78,7 +78,7 @@ def onnx_session_maker(model, inputs):
     level = onnx_log.level
     onnx_log.setLevel(logging.ERROR)  # "torchvision is not installed. Skipping ..." per export
     # the exporter prints its own progress and constant-folding notes: they are not the table's
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         try:
             program = torch.onnx.export(model, tuple(inputs), dynamo=True, verbose=False)
