@@ -146,3 +146,19 @@ def test_mxnet_node_names_are_locations_and_stay_out_of_generated_code():
         assert "rm -rf" not in generate_source(module, backend)
     fast = hybridize.build(module, "numpy")
     np.testing.assert_array_equal(fast(np.array([[-1.0, 0.0, 2.0]] * 2, np.float32)), [[0, 0, 2]] * 2)
+
+
+def test_a_venv_inside_the_checkout_is_not_hybridize_code():
+    """`make` puts .venv inside the checkout: a transformers model file there is the
+    model's code (its lines name layers), torch's files there are library files."""
+    from pathlib import Path
+
+    from hybridize.frontends.torch.lowering import is_library_file
+
+    checkout = Path(hybridize.__file__).resolve().parent
+    site = checkout / ".venv/lib/python3.11/site-packages"
+    assert not is_library_file(str(site / "transformers/models/encodec/modeling_encodec.py"))
+    assert is_library_file(str(site / "transformers/modeling_utils.py"))
+    assert is_library_file(str(site / "torch/_export/non_strict_utils.py"))
+    assert is_library_file(str(checkout / "frontends/torch/lowering.py"))
+    assert not is_library_file(str(checkout / "tests/test_locations.py"))

@@ -288,16 +288,23 @@ def _traceback_user_frame(e: BaseException) -> str | None:
 
 
 def _user_frame(text: str) -> str | None:
-    """The last `File "...", line N` of a trace that is not inside torch."""
+    """The last `File "...", line N` of a trace quoted in torch's message that is
+    the user's or a transformers model's code (torch's own frames, and
+    transformers' outside modeling files, never name the layer); else the first
+    `(file.py:N in fn)` that is not torch's."""
     import re
 
+    from hybridize.frontends.torch.lowering import is_library_file
+
     frames = re.findall(r'File "([^"]+)", line (\d+)', text)
-    frames = [f for f in frames if "site-packages" not in f[0] and "/torch/" not in f[0]]
+    frames = [f for f in frames if not is_library_file(f[0])]
     if frames:
         path, line = frames[-1]
         return f"{path}:{line}"
-    m = re.search(r"\(([^()]+\.py):(\d+) in [^)]*\)", text)
-    return f"{m.group(1)}:{m.group(2)}" if m else None
+    for m in re.finditer(r"\(([^()]+\.py):(\d+) in [^)]*\)", text):
+        if not re.match(r"(_export|_dynamo|fx|_subclasses|_higher_order_ops|export)/", m.group(1)):
+            return f"{m.group(1)}:{m.group(2)}"
+    return None
 
 
 def load_pt2(path: str, *example_inputs, **options) -> ModuleOp:

@@ -342,9 +342,10 @@ def is_library_file(path: str) -> bool:
     p = path.replace("\\", "/")
     if p.startswith("<"):  # <string>, <frozen ...>
         return True
-    for package in ("torch", "functorch", "hybridize", "transformers"):
+    # hybridize last: a checkout's venv (.venv/lib/.../site-packages) lies inside its folder
+    for package in ("torch", "functorch", "transformers", "hybridize"):
         root = _package_dir(package)
-        if (root and p.startswith(root)) or f"site-packages/{package}/" in p:
+        if (root and p.startswith(root) and "site-packages/" not in p[len(root) :]) or f"site-packages/{package}/" in p:
             if package == "transformers":
                 return re.search(r"/transformers/models/[^/]+/modeling_[^/]+\.py$", p) is None
             if package == "hybridize" and root and p[len(root) :].startswith("tests/"):
