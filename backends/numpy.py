@@ -543,14 +543,15 @@ def _layer_norm(op: Operation, a: list[str], out: Target) -> list[str]:
 
 def _softmax(op: Operation, a: list[str], out: Target) -> list[str]:
     ax = op.dim
-    return call("np.exp", [f"{a[0]} - np.max({a[0]}, axis={ax}, keepdims=True)"], out) + [
+    # initial=-inf: an empty axis has no maximum (a 0-size softmax is empty, not an error)
+    return call("np.exp", [f"{a[0]} - np.max({a[0]}, axis={ax}, keepdims=True, initial=-np.inf)"], out) + [
         f"np.divide({out.name}, np.sum({out.name}, axis={ax}, keepdims=True), out={out.name})"
     ]
 
 
 def _log_softmax(op: Operation, a: list[str], out: Target) -> list[str]:
     ax, s = op.dim, f"{out.name}_s"
-    return [f"{s} = {a[0]} - np.max({a[0]}, axis={ax}, keepdims=True)"] + call(
+    return [f"{s} = {a[0]} - np.max({a[0]}, axis={ax}, keepdims=True, initial=-np.inf)"] + call(
         "np.subtract", [s, f"np.log(np.sum(np.exp({s}), axis={ax}, keepdims=True))"], out
     )
 

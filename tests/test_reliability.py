@@ -603,3 +603,24 @@ def test_max_min_and_scans_give_zero_one_sign_on_both_backends(name, c_cache):
             fast = hybridize.optimize(m, pipeline)
             np.testing.assert_array_equal(hybridize.build(fast, "numpy")(x), want)
             np.testing.assert_array_equal(hybridize.build(fast, "c", cache_dir=c_cache)(x), want)
+
+
+@pytest.mark.parametrize("op", ["hy.softmax", "hy.log_softmax"])
+def test_softmax_of_an_empty_constant_folds_to_empty(op):
+    """Fuzz seed 166646210: canonicalize folded log_softmax of dense<> : tensor<0xf64>
+    through the NumPy rule, whose max over the empty axis raised."""
+    from hybridize.ir import parse_module
+
+    text = f"""
+func.func @forward(%x: tensor<2xf64>) -> (tensor<0xf64>, tensor<2xf64>) {{
+  %0 = hy.constant dense<> : tensor<0xf64>
+  %1 = {op} %0 axis 0 : tensor<0xf64>
+  %2 = {op} %x axis 0 : tensor<2xf64>
+  func.return %1, %2 : tensor<0xf64>, tensor<2xf64>
+}}"""
+    module = parse_module(text)
+    x = np.array([1.0, 3.0])
+    for m in (module, hybridize.optimize(module)):
+        empty, full = hybridize.build(m, "numpy")(x)
+        assert empty.shape == (0,)
+        assert np.isfinite(full).all()
