@@ -607,7 +607,7 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
                         /* pre-packed A (weights times activations, as a 1x1 conv runs): on the first B
                          * panel each tile brings the A panel GEMM_A_AHEAD tiles on into L2, so weights
                          * stream from memory at its bandwidth, not its latency (later B panels find
-                         * them in L2). 1280 x 49 x 320 with weights from DRAM: 456 -> see gemm.c notes */
+                         * them in L2). 1280 x 49 x 320 with weights from DRAM: 456 -> 344 us */
                         if (!pf_on && !pack_a_needed && jr == 0) {
                             const long ahead = (ic + ir) / MR + GEMM_A_AHEAD;
                             if (ahead * MR < i_hi) {
