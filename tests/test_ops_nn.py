@@ -144,6 +144,53 @@ def test_pooling_matches_torch(torch, ceil_mode, c_cache):
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize("threads", [1, 2])
+def test_max_pool_windows_match_torch(torch, threads, c_cache):
+    """The C max pool's column pass: all taps in registers inside the row and
+    per-tap border segments (windows wider than the padding, strides past the
+    kernel), NaN and -inf kept, planes split between threads."""
+    F = torch.nn.functional
+    specs = [(3, 2, 1), (5, 1, 2), (4, 3, 1), (2, 3, 0), (5, 2, 2), (3, 1, 0)]
+
+    def pools(x):
+        return tuple(F.max_pool2d(x, k, s, p) for k, s, p in specs) + (F.adaptive_avg_pool2d(x, 1),)
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 24, 64, 71)  # enough reads to split the planes
+    x[0, 1, 5, 7] = float("nan")
+    x[1, 2, :, 0] = float("-inf")
+    module = hybridize.optimize(hybridize.trace(as_module(pools), x), PIPELINE)
+    built = hybridize.build(module, "c", threads=threads, cache_dir=c_cache)
+    for got, ref in zip(outputs(built(x.numpy())), pools(x), strict=True):
+        np.testing.assert_allclose(got, ref.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pointwise_strided_and_small_plane_convs_match_torch(torch, threads, c_cache):
+    """1x1 convolutions on the direct kernel: striding rows with no padding
+    (only the rows read are copied), and over planes of at most 64 pixels."""
+    torch.manual_seed(0)
+    net = torch.nn.ModuleList([
+        torch.nn.Conv2d(72, 40, 1, stride=2),
+        torch.nn.Conv2d(72, 72, 1, stride=(3, 2), bias=False),
+        torch.nn.Conv2d(72, 8, 1, stride=2, padding=1),
+    ]).eval()  # fmt: skip
+    small = torch.nn.Conv2d(200, 70, 1).eval()
+
+    def convs(x, y):
+        return tuple(torch.relu(c(x)) for c in net) + (small(y),)
+
+    inputs = [torch.randn(2, 72, 15, 13), torch.randn(2, 200, 7, 7)]
+    module = hybridize.optimize(hybridize.trace(as_module(convs), *inputs), PIPELINE)
+    built = hybridize.build(module, "c", threads=threads, cache_dir=c_cache)
+    with torch.no_grad():
+        expected = convs(*inputs)
+    for got, ref in zip(outputs(built(*(t.numpy() for t in inputs))), expected, strict=True):
+        assert_close(got, ref.numpy())
+
+
+@pytest.mark.torch
 def test_adaptive_avg_pool_matches_torch(torch, c_cache):
     F = torch.nn.functional
 
