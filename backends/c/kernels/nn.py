@@ -86,17 +86,13 @@ def pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     return lines + ["}", "}"]
 
 
-PARALLEL_MIN_READS = 1 << 18
-"""A pooling reading fewer elements than this runs on one thread (the
-library's HY_PARALLEL_MIN_MACS)."""
-
-
 def parallel_planes(planes, reads_per_plane: int) -> str:
     """The pragma splitting a loop over `planes` independent planes between
-    the threads when the work pays for it (the loop body must not return)."""
+    the threads when the work pays for it: at least the library's threshold
+    (`HY_PARALLEL_MIN_MACS`) of elements read. The loop body must not return."""
     return (
         f"#pragma omp parallel for num_threads({THREADS}) schedule(static) "
-        f"if({THREADS} > 1 && (double)({planes}) * {reads_per_plane} >= {PARALLEL_MIN_READS})"
+        f"if({THREADS} > 1 && (double)({planes}) * {reads_per_plane} >= (double)HY_PARALLEL_MIN_MACS)"
     )
 
 
@@ -128,8 +124,6 @@ def _max_pool_rows_first(x: Tensor, out: Tensor, h, wd, oh, ow, kh, kw, sh, sw, 
     t = out.ctype
     take = "m = (v > m || v != v) ? v : m;"
     ranges = [tap_range(ow, wd, sw, q - pw) for q in range(kw)]
-    inner_lo = max(lo for lo, _ in ranges)
-    inner_hi = max(min(hi for _, hi in ranges), inner_lo)
     lines = [
         *_pool_rows(x, out, h, wd, oh, ow, kh, sh, ph),
         f"{t} cm[{wd}];",
@@ -151,13 +145,11 @@ def _max_pool_rows_first(x: Tensor, out: Tensor, h, wd, oh, ow, kh, kw, sh, sw, 
         body = " ".join(f"{{ const {t} v = cm[{_affine('j', sw, q - pw)}]; {take} }}" for q in taps)
         return ["#pragma omp simd", f"for (long j = {a}; j < {b}; ++j) {{ {t} m = -INFINITY; {body} yr[j] = m + 0; }}"]
 
-    if inner_lo < inner_hi:
-        lines += columns(inner_lo, inner_hi, list(range(kw)))
-    # the border columns, each with the taps inside the row
-    edges = sorted({0, ow, inner_lo, inner_hi, *(v for r in ranges for v in r)})
+    # segments of columns between the taps' range ends: each takes the taps inside the row there
+    # (the interior all of them, a border fewer)
+    edges = sorted({0, ow, *(v for r in ranges for v in r)})
     for a, b in zip(edges, edges[1:]):
-        if a < b and not (inner_lo <= a and b <= inner_hi and inner_lo < inner_hi):
-            lines += columns(a, b, [q for q, (lo, hi) in enumerate(ranges) if lo <= a and b <= hi])
+        lines += columns(a, b, [q for q, (lo, hi) in enumerate(ranges) if lo <= a and b <= hi])
     return lines + ["}", "}"]
 
 

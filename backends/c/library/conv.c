@@ -209,11 +209,7 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
             const long mi = mr - i0 < 8 ? mr - i0 : 8;
             for (long j0 = 0; j0 < nr; j0 += 8) {
                 v8f r[8];
-                if (mi == 8) {
-                    for (int i = 0; i < 8; ++i) r[i] = *(const v8f *)(t + (i0 + i) * HY_NR + j0);
-                } else {
-                    for (int i = 0; i < 8; ++i) r[i] = i < mi ? *(const v8f *)(t + (i0 + i) * HY_NR + j0) : (v8f){0};
-                }
+                for (int i = 0; i < 8; ++i) r[i] = i < mi ? *(const v8f *)(t + (i0 + i) * HY_NR + j0) : (v8f){0};
                 transpose8(r); /* r[j] = pixels i0 .. i0+7 of channel j0 + j */
                 const long jn = nr - j0 < 8 ? nr - j0 : 8;
                 if (mi == 8 && jn == 8) {
