@@ -191,6 +191,37 @@ def test_pointwise_strided_and_small_plane_convs_match_torch(torch, threads, c_c
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_depthwise_and_pools_split_by_pixels_match_torch(torch, threads, c_cache):
+    """On one image with large planes and few channels, the depthwise kernels
+    (flat stride-1 and row stride-2 paths) and the pools split every channel's
+    pixels between threads (ragged shares, NaN in a max pool); the fused
+    residual add and clamp see each share once."""
+    torch.manual_seed(0)
+    F = torch.nn.functional
+    convs = torch.nn.ModuleList([
+        torch.nn.Conv2d(20, 20, 3, padding=1, groups=20),             # flat, 3x3
+        torch.nn.Conv2d(20, 20, 5, padding=2, groups=20, bias=False),  # flat, 5x5
+        torch.nn.Conv2d(20, 20, 3, stride=2, padding=1, groups=20),   # rows, stride 2
+        torch.nn.Conv2d(20, 40, 3, padding=1, groups=20),             # multiplier 2
+    ]).eval()  # fmt: skip
+
+    def layers(x, r):
+        ys = [F.relu6(convs[0](x)) + r, convs[1](x), F.relu6(convs[2](x)), convs[3](x)]
+        return (*ys, F.max_pool2d(x, 3, 2, 1), F.avg_pool2d(x, 2, 2), F.max_pool2d(x, 3, 1, 1))
+
+    x = torch.randn(1, 20, 61, 59)
+    x[0, 3, 30, 10] = float("nan")
+    inputs = [x, torch.randn(1, 20, 61, 59)]
+    module = hybridize.optimize(hybridize.trace(as_module(layers), *inputs), PIPELINE)
+    built = hybridize.build(module, "c", threads=threads, cache_dir=c_cache)
+    with torch.no_grad():
+        expected = layers(*inputs)
+    for got, ref in zip(outputs(built(*(i.numpy() for i in inputs))), expected, strict=True):
+        np.testing.assert_allclose(got, ref.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.torch
 def test_adaptive_avg_pool_matches_torch(torch, c_cache):
     F = torch.nn.functional
 

@@ -3,7 +3,8 @@
 For each row of `hybridize.tools.zoo.BENCH` (issue 7's table), at 1 and 2
 threads: eager PyTorch, ONNX Runtime (the model exported with
 `torch.onnx.export`), hybridize's NumPy and C backends, as the median
-microseconds per call, with the ratio C / ONNX Runtime and the C backend's
+microseconds per call (the peers take turns for `--rounds` rounds and each
+keeps its best round's median: a shared VM drifts), with the ratio C / ONNX Runtime and the C backend's
 GFLOP/s against the machine's FMA peak (measured first by a small C loop).
 Then the cold and warm C build time of every model, each in a fresh process.
 Benchmarks print; tests never time anything.
@@ -62,7 +63,7 @@ def large_gemm_gflops(size: int = 1024, threads: int = 1) -> float:
     x = torch.randn(size, size)
     fast = hybridize.build(hybridize.optimize(hybridize.trace(layer, x)), "c", threads=threads, progress=False)
     xn = np.ascontiguousarray(x.numpy())
-    us = median_us(fast, (xn,), budget=1.0)
+    us = min(median_us(fast, (xn,), budget=0.5) for _ in range(3))  # best of three: the VM's speed drifts
     return 2 * size**3 / us / 1e3
 
 
@@ -149,7 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", nargs="*", help="subset of rows (default: all)")
     parser.add_argument("--threads", default="1,2", help="thread counts to measure, e.g. 1,2")
-    parser.add_argument("--budget", type=float, default=0.6, help="seconds of calls per measurement")
+    parser.add_argument("--budget", type=float, default=0.3, help="seconds of calls per measurement")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved rounds per row; each peer keeps its best median"
+    )
     parser.add_argument("--no-build-times", action="store_true", help="skip the cold/warm build times")
     parser.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     args = parser.parse_args(argv)
@@ -202,13 +206,24 @@ def main(argv: list[str] | None = None) -> int:
         err = relative_error(c_models[thread_counts[0]](*xs), expected)
         for t in thread_counts:
             torch.set_num_threads(t)
-            with torch.inference_mode():
-                eager = median_us(model, inputs, args.budget)
-            ort_us = median_us(ort_make(t), xs, args.budget) if ort_make else float("nan")
             limit = threadpool_limits(t) if threadpool_limits else nullcontext()
-            with limit:
-                np_us = median_us(np_model, xs, args.budget)
-            c_us = median_us(c_models[t], xs, args.budget)
+            ort_run = ort_make(t) if ort_make else None
+            peers = {
+                "eager": lambda: median_us(model, inputs, args.budget),
+                "ort": lambda: median_us(ort_run, xs, args.budget) if ort_run else float("nan"),
+                "numpy": lambda: median_us(np_model, xs, args.budget),
+                "c": lambda: median_us(c_models[t], xs, args.budget),
+            }
+            # a shared VM's speed drifts by tens of percent within seconds: the peers take turns for a
+            # few rounds, and each keeps the median of its best round
+            best = dict.fromkeys(peers, float("inf"))
+            with torch.inference_mode(), limit:
+                for _ in range(max(args.rounds, 1)):
+                    for name, measure in peers.items():
+                        best[name] = min(best[name], measure())
+            eager, ort_us, np_us, c_us = best["eager"], best["ort"], best["numpy"], best["c"]
+            if ort_run is None:
+                ort_us = float("nan")
             gflops = 2 * work / c_us / 1e3
             share = gflops / (peak * t) * 100
             print(

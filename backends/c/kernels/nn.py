@@ -86,22 +86,39 @@ def pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     return lines + ["}", "}"]
 
 
-def parallel_planes(planes, reads_per_plane: int) -> str:
-    """The pragma splitting a loop over `planes` independent planes between
-    the threads when the work pays for it: at least the library's threshold
-    (`HY_PARALLEL_MIN_MACS`) of elements read. The loop body must not return."""
+def parallel_planes(planes, reads_per_plane: int, parts=1) -> str:
+    """The pragma splitting a loop over `planes` independent planes (each read
+    by `parts` iterations) between the threads when the work pays for it: at
+    least the library's threshold (`HY_PARALLEL_MIN_MACS`) of elements read.
+    The loop body must not return."""
     return (
         f"#pragma omp parallel for num_threads({THREADS}) schedule(static) "
-        f"if({THREADS} > 1 && (double)({planes}) * {reads_per_plane} >= (double)HY_PARALLEL_MIN_MACS)"
+        f"if({THREADS} > 1 && (double)({planes}) * {reads_per_plane} >= (double)HY_PARALLEL_MIN_MACS * {parts})"
     )
 
 
 def _pool_rows(x: Tensor, out: Tensor, h, wd, oh, ow, kh, sh, ph) -> list[str]:
     """The loops over planes and output rows of a pooling (two braces left open):
     `xp` the input plane, `yr` the output row, input rows [hs, he) of its window.
-    Planes are split between the threads."""
+    Planes are split between the threads; on one image, rows of every plane
+    are (the convolution before split the plane, so each thread reads the
+    rows its core wrote, and the one after reads them there)."""
     t = out.ctype
     planes = product(x.shape[:2])
+    if x.shape[0] == 1 and oh >= 2:
+        parts = f"({THREADS} > 1 ? {THREADS} : 1)"
+        return [
+            # iteration (part, plane): the static schedule deals each thread one part of the rows
+            parallel_planes(f"{parts} * {planes}", oh * ow * kh + h * wd, parts=parts),
+            f"for (long pp = 0; pp < {parts} * {planes}; ++pp) {{",
+            f"const long part = pp / {planes}, pl = pp % {planes};",
+            f"const long i0 = {oh} * part / {parts}, i1 = {oh} * (part + 1) / {parts};",
+            f"const {t} *xp = {x.ptr} + pl * {h * wd};",
+            "for (long i = i0; i < i1; ++i) {",
+            f"{t} *yr = {out.ptr} + (pl * {oh} + i) * {ow};",
+            f"const long h0 = i * {sh} - {ph};",
+            f"const long hs = h0 < 0 ? 0 : h0, he = h0 + {kh} < {h} ? h0 + {kh} : {h};",
+        ]
     return [
         parallel_planes(planes, oh * ow * kh + h * wd),
         f"for (long pl = 0; pl < {planes}; ++pl) {{",

@@ -13,8 +13,8 @@
 #include <omp.h>
 #endif
 
-static void dw_channels(const hy_depthwise_call *dc, long bt, long c0, long c1, float *xp, long hp, long wp,
-                        const float *zero)
+static void dw_channels(const hy_depthwise_call *dc, long bt, long c0, long c1, long i0, long i1, float *xp, long hp,
+                        long wp, const float *zero)
 {
     const hy_conv_geometry *g = &dc->geometry;
     static const hy_epilogue none = {0};
@@ -31,7 +31,7 @@ static void dw_channels(const hy_depthwise_call *dc, long bt, long c0, long c1, 
         const float *wk = dc->weights + oc * g->kh * g->kw;
         const float bias = dc->bias ? dc->bias[oc] : 0;
         float *y = dc->out + bt * dc->out_batch_stride + oc * plane;
-        for (long i = 0; i < g->oh; ++i) {
+        for (long i = i0; i < i1; ++i) {
             float *yr = y + i * g->ow;
             if (k3) {  /* the common case: all nine taps in one pass, read in place */
                 const float *rows[3];
@@ -259,15 +259,15 @@ static long dw_flat_floats(const hy_conv_geometry *g)
     return (g->ph + g->h + g->kh) * g->w + 2 * DW_VL + 2 * DWF_KW;
 }
 
-/* One channel's flat plane; kh and kw constants where the caller can make them so. */
+/* Vectors [v0, v1) of one channel's flat plane; kh and kw constants where the caller can make them so. */
 static inline __attribute__((always_inline)) void dw_flat_plane(const long kh, const long kw, const float *xin,
                                                                 const float *wk, float bias, float *y,
-                                                                const dw_vi *masks, long period, long nvec, long plane, long w,
+                                                                const dw_vi *masks, long period, long v0, long v1, long plane, long w,
                                                                 long ph, long pw, const int act, float lo, float hi)
 {
     dw_vf wv[DWF_KW * DWF_KW];
     for (long t = 0; t < kh * kw; ++t) wv[t] = (dw_vf){0} + wk[t];
-    for (long v = 0, m = 0; v < nvec; ++v, m = m + 1 == period ? 0 : m + 1) {
+    for (long v = v0, m = v0 % period; v < v1; ++v, m = m + 1 == period ? 0 : m + 1) {
         const long p0 = v * DW_VL;
         dw_vf acc = (dw_vf){0} + bias;
         for (long q = 0; q < kw; ++q) {
@@ -285,7 +285,9 @@ static inline __attribute__((always_inline)) void dw_flat_plane(const long kh, c
     }
 }
 
-static void dw_flat(const hy_depthwise_call *dc, long bt, long c0, long c1, float *buf, dw_vi *masks)
+/* Channels [c0, c1), output pixels [q0, q1) of each (q0 a multiple of VL): a thread either
+ * takes whole channels, or every channel's share of the plane. */
+static void dw_flat(const hy_depthwise_call *dc, long bt, long c0, long c1, long q0, long q1, float *buf, dw_vi *masks)
 {
     const hy_conv_geometry *g = &dc->geometry;
     static const hy_epilogue none = {0};
@@ -297,26 +299,32 @@ static void dw_flat(const hy_depthwise_call *dc, long bt, long c0, long c1, floa
     memset(xin + in_plane, 0, sizeof(float) * (size_t)(dw_flat_floats(g) - lead - in_plane));
     /* masks[q * period + m]: lanes of vector v (m = v mod period) whose column j - pw + q is
      * inside the row; the pattern repeats every lcm(w, VL) pixels */
-    const long nvec = (plane + DW_VL - 1) / DW_VL, period = dw_flat_period(w);
+    const long v0 = q0 / DW_VL, v1 = (q1 + DW_VL - 1) / DW_VL, period = dw_flat_period(w);
     for (long q = 0; q < kw; ++q)
         for (long m = 0; m < period; ++m)
             for (int l = 0; l < DW_VL; ++l) {
                 const long col = (m * DW_VL + l) % w - g->pw + q;
                 masks[q * period + m][l] = col >= 0 && col < w ? -1 : 0;
             }
+    /* the input pixels the vectors read: taps from (-ph, -pw) to (kh-1-ph, kw-1-pw) */
+    long lo = v0 * DW_VL - g->ph * w - g->pw, hi = v1 * DW_VL + (kh - 1 - g->ph) * w + (kw - 1 - g->pw);
+    if (lo < 0) lo = 0;
+    if (hi > in_plane) hi = in_plane;
     for (long oc = c0; oc < c1; ++oc) {
-        if (oc == c0 || oc % per == 0) memcpy(xin, dc->x + (bt * g->c + oc / per) * in_plane, sizeof(float) * (size_t)in_plane);
+        if ((oc == c0 || oc % per == 0) && lo < hi)
+            memcpy(xin + lo, dc->x + (bt * g->c + oc / per) * in_plane + lo, sizeof(float) * (size_t)(hi - lo));
         const float *wk = dc->weights + oc * kh * kw;
         const float bias = dc->bias ? dc->bias[oc] : 0;
         float *y = dc->out + bt * dc->out_batch_stride + oc * plane;
 #define DWF_PLANE(KH, KW, ACT) \
-    dw_flat_plane(KH, KW, xin, wk, bias, y, masks, period, nvec, plane, w, g->ph, g->pw, ACT, e->lo, e->hi)
+    dw_flat_plane(KH, KW, xin, wk, bias, y, masks, period, v0, v1, plane, w, g->ph, g->pw, ACT, e->lo, e->hi)
         if (kh == 3 && kw == 3 && e->act == HY_ACT_CLAMP) DWF_PLANE(3, 3, HY_ACT_CLAMP);
         else if (kh == 3 && kw == 3 && e->act == HY_ACT_RELU) DWF_PLANE(3, 3, HY_ACT_RELU);
         else if (kh == 3 && kw == 3 && e->act == HY_ACT_NONE) DWF_PLANE(3, 3, HY_ACT_NONE);
         else DWF_PLANE(kh, kw, e->act);
 #undef DWF_PLANE
-        if (e->tile) e->tile(e->ctx, bt, oc, 0, 1, plane, y, plane);
+        const long end = q1 < plane ? q1 : plane;
+        if (e->tile && end > q0) e->tile(e->ctx, bt, oc, q0, 1, end - q0, y + q0, plane);
     }
 }
 
@@ -330,25 +338,45 @@ int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
     const long hp = reach_h > g->h + 2 * g->ph ? reach_h : g->h + 2 * g->ph;
     const long wp = reach_w > g->w + 2 * g->pw ? reach_w : g->w + 2 * g->pw;
     const double macs = (double)dc->batch * channels * g->oh * g->ow * g->kh * g->kw;
+    const double touched = (double)dc->batch * (g->c * g->h * g->w + channels * g->oh * g->ow);
     int nt = threads < 1 ? 1 : threads;
-    if (macs < 2.0 * HY_PARALLEL_MIN_MACS || channels < 2) nt = 1; /* 960 x 7x7 (423K): 27 us on 2 threads, 22 on 1 */
+    /* one thread only where the data is small too: in a model the input is spread over the
+     * caches of the threads that wrote it, and one thread would pull the others' share (960 x
+     * 7x7 after a 2-thread 1x1 conv: 76 us on 1 thread, 38 on 2) */
+    if ((macs < 2.0 * HY_PARALLEL_MIN_MACS && touched < (double)HY_PARALLEL_MIN_TOUCH) || channels < 2) nt = 1;
     /* small planes (the padded block of VL channels within 96 KB: up to 28x28 with 16 lanes):
      * vectors across channels (one input channel per output); measured faster than rows
      * there (192 x 28x28: 92 against 155 us), as fast at 56x56, slower at 112x112 */
     const int across = dc->multiplier == 1 && (double)hp * wp * DW_VL * sizeof(float) <= 96.0 * 1024;
+    const int flat = dw_flat_fits(dc) && !across;
+    const int k3 = g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sw <= 2;
+    /* Threads take every channel's share of the plane where the 1x1 convolution before (a GEMM
+     * over channels x pixels) splits pixels, so each reads the pixels its core wrote and writes
+     * those the 1x1 convolution after reads there; whole channels otherwise. The share is in
+     * the GEMM's NR-pixel panels (rows, with a stride). */
+    const long panels = (g->h * g->w + HY_NR - 1) / HY_NR, units = flat ? (g->oh * g->ow + HY_NR - 1) / HY_NR : g->oh;
+    const int by_pixels = nt > 1 && !across && (flat || k3) && panels >= (g->c + HY_MR - 1) / HY_MR && units >= 2 * nt;
     int err = 0;
-    if (dw_flat_fits(dc) && !across) {
-        const long nvec = dw_flat_period(g->w);
+    if (flat) {
+        const long period = dw_flat_period(g->w);
+        const long plane = g->oh * g->ow;
         for (long bt = 0; bt < dc->batch; ++bt) {
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : err)
             {
                 HY_THREAD_ID(t, tn);
-                const long c0 = channels * t / tn, c1 = channels * (t + 1) / tn;
+                long c0 = channels * t / tn, c1 = channels * (t + 1) / tn, q0 = 0, q1 = plane;
+                if (by_pixels) {
+                    c0 = 0;
+                    c1 = channels;
+                    q0 = units * t / tn * HY_NR;
+                    q1 = units * (t + 1) / tn * HY_NR;
+                    if (q1 > plane) q1 = plane;
+                }
                 /* the masks as vectors, after the buffer rounded up to whole vectors */
                 const long floats = (dw_flat_floats(g) + DW_VL - 1) / DW_VL * DW_VL;
-                float *work = hy_scratch(1, (size_t)(floats + g->kw * nvec * DW_VL));
+                float *work = hy_scratch(1, (size_t)(floats + g->kw * period * DW_VL));
                 if (!work) err |= HY_ERR_NOMEM;
-                else if (c0 < c1) dw_flat(dc, bt, c0, c1, work, (dw_vi *)(work + floats));
+                else if (c0 < c1 && q0 < q1) dw_flat(dc, bt, c0, c1, q0, q1, work, (dw_vi *)(work + floats));
             }
         }
         return err;
@@ -357,12 +385,17 @@ int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : err)
         {
             HY_THREAD_ID(t, tn);
-            long c0 = channels * t / tn, c1 = channels * (t + 1) / tn;
+            long c0 = channels * t / tn, c1 = channels * (t + 1) / tn, i0 = 0, i1 = g->oh;
             if (across) { /* whole blocks of VL channels per thread */
                 const long blocks = (channels + DW_VL - 1) / DW_VL;
                 c0 = blocks * t / tn * DW_VL;
                 c1 = blocks * (t + 1) / tn * DW_VL;
                 if (c1 > channels) c1 = channels;
+            } else if (by_pixels) {
+                c0 = 0;
+                c1 = channels;
+                i0 = g->oh * t / tn;
+                i1 = g->oh * (t + 1) / tn;
             }
             if (across && c0 >= c1) {
                 /* nothing for this thread */
@@ -380,7 +413,7 @@ int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
                 } else {
                     float *zero = xp + hp * wp; /* a row of zeros for kernel rows outside the input */
                     memset(zero, 0, sizeof(float) * (size_t)wp);
-                    dw_channels(dc, bt, c0, c1, xp, hp, wp, zero);
+                    if (c0 < c1 && i0 < i1) dw_channels(dc, bt, c0, c1, i0, i1, xp, hp, wp, zero);
                 }
             }
         }

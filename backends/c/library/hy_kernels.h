@@ -155,5 +155,9 @@ double hy_fma_peak_gflops(long iterations);
 
 /* Work below this many multiply-adds runs on one thread. */
 #define HY_PARALLEL_MIN_MACS (1L << 18)
+/* ... unless it reads and writes at least this many elements of activations: in a model they
+ * lie in the caches of the threads that wrote them, and one thread pulling the others' share
+ * costs more than the fork (about 2 us; 190 KB from the other core of this VM: about 40 us). */
+#define HY_PARALLEL_MIN_TOUCH (1L << 14)
 
 #endif
