@@ -207,28 +207,20 @@ def main(argv: list[str] | None = None) -> int:
         err = relative_error(c_models[thread_counts[0]](*xs), expected)
         for t in thread_counts:
             torch.set_num_threads(t)
-            ort_run = ort_make(t) if ort_make else None
-
-            def numpy_us():
-                with threadpool_limits(t) if threadpool_limits else nullcontext():  # NumPy's BLAS at t threads
-                    return median_us(np_model, xs, args.budget)
-
-            peers = {
-                "eager": lambda: median_us(model, inputs, args.budget),
-                "ort": lambda: median_us(ort_run, xs, args.budget) if ort_run else float("nan"),
-                "numpy": numpy_us,
-                "c": lambda: median_us(c_models[t], xs, args.budget),
-            }
+            runs = {"eager": (model, inputs), "numpy": (np_model, xs), "c": (c_models[t], xs)}
+            if ort_make:
+                runs["ort"] = (ort_make(t), xs)
             # a shared VM's speed drifts by tens of percent within seconds: the peers take turns for a
             # few rounds, and each keeps the median of its best round
-            best = dict.fromkeys(peers, float("inf"))
+            best = dict.fromkeys(runs, float("inf"))
             with torch.inference_mode():
                 for _ in range(max(args.rounds, 1)):
-                    for name, measure in peers.items():
-                        best[name] = min(best[name], measure())
-            eager, ort_us, np_us, c_us = best["eager"], best["ort"], best["numpy"], best["c"]
-            if ort_run is None:
-                ort_us = float("nan")
+                    for name, (fn, fn_args) in runs.items():
+                        numpy_blas = name == "numpy" and threadpool_limits  # NumPy's BLAS at t threads
+                        with threadpool_limits(t) if numpy_blas else nullcontext():
+                            best[name] = min(best[name], median_us(fn, fn_args, args.budget))
+            eager, np_us, c_us = best["eager"], best["numpy"], best["c"]
+            ort_us = best.get("ort", float("nan"))
             gflops = 2 * work / c_us / 1e3
             share = gflops / (peak * t) * 100
             print(

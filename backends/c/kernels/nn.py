@@ -86,16 +86,15 @@ def pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     return lines + ["}", "}"]
 
 
-def parallel_planes(planes, reads_per_plane: int, parts=1) -> str:
-    """The pragma splitting a loop over `planes` independent planes (each read
-    by `parts` iterations) between the threads when the work pays for it: at
-    least the library's `HY_PARALLEL_MIN_TOUCH` elements read (in a model the
-    input lies in the caches of the threads that wrote it: CNN's global pool
-    over 64 x 32x32 took 20 us on one thread at 2, 9 at 1). The loop body
-    must not return."""
+def parallel_reads(reads) -> str:
+    """The pragma splitting the loop that follows between the threads when it
+    reads at least the library's `HY_PARALLEL_MIN_TOUCH` elements (in a model
+    the input lies in the caches of the threads that wrote it: CNN's global
+    pool over 64 x 32x32 took 20 us on one thread at 2, 9 at 1). The loop
+    body must not return."""
     return (
         f"#pragma omp parallel for num_threads({THREADS}) schedule(static) "
-        f"if({THREADS} > 1 && (double)({planes}) * {reads_per_plane} >= (double)HY_PARALLEL_MIN_TOUCH * {parts})"
+        f"if({THREADS} > 1 && (double)({reads}) >= (double)HY_PARALLEL_MIN_TOUCH)"
     )
 
 
@@ -107,25 +106,23 @@ def _pool_rows(x: Tensor, out: Tensor, h, wd, oh, ow, kh, sh, ph) -> list[str]:
     rows its core wrote, and the one after reads them there)."""
     t = out.ctype
     planes = product(x.shape[:2])
+    reads = f"{planes} * {oh * ow * kh + h * wd}"
     if x.shape[0] == 1 and oh >= 2:
         parts = f"({THREADS} > 1 ? {THREADS} : 1)"
-        return [
-            # iteration (part, plane): the static schedule deals each thread one part of the rows
-            parallel_planes(f"{parts} * {planes}", oh * ow * kh + h * wd, parts=parts),
+        # iteration (part, plane): the static schedule deals each thread one part of the rows
+        head = [
+            parallel_reads(reads),
             f"for (long pp = 0; pp < {parts} * {planes}; ++pp) {{",
             f"const long part = pp / {planes}, pl = pp % {planes};",
-            f"const long i0 = {oh} * part / {parts}, i1 = {oh} * (part + 1) / {parts};",
-            f"const {t} *xp = {x.ptr} + pl * {h * wd};",
-            "for (long i = i0; i < i1; ++i) {",
-            f"{t} *yr = {out.ptr} + (pl * {oh} + i) * {ow};",
-            f"const long h0 = i * {sh} - {ph};",
-            f"const long hs = h0 < 0 ? 0 : h0, he = h0 + {kh} < {h} ? h0 + {kh} : {h};",
         ]
+        rows = (f"{oh} * part / {parts}", f"{oh} * (part + 1) / {parts}")
+    else:
+        head = [parallel_reads(reads), f"for (long pl = 0; pl < {planes}; ++pl) {{"]
+        rows = ("0", str(oh))
     return [
-        parallel_planes(planes, oh * ow * kh + h * wd),
-        f"for (long pl = 0; pl < {planes}; ++pl) {{",
+        *head,
         f"const {t} *xp = {x.ptr} + pl * {h * wd};",
-        f"for (long i = 0; i < {oh}; ++i) {{",
+        f"for (long i = {rows[0]}; i < {rows[1]}; ++i) {{",
         f"{t} *yr = {out.ptr} + (pl * {oh} + i) * {ow};",
         f"const long h0 = i * {sh} - {ph};",
         f"const long hs = h0 < 0 ? 0 : h0, he = h0 + {kh} < {h} ? h0 + {kh} : {h};",
@@ -180,7 +177,7 @@ def adaptive_avg_pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[
     planes = product(x.shape[:2])
     if oh == ow == 1:  # global average pooling: one reduction per plane
         return [
-            parallel_planes(planes, h * wd),
+            parallel_reads(f"{planes} * {h * wd}"),
             f"for (long pl = 0; pl < {planes}; ++pl) {{",
             f"const {t} *xp = {x.ptr} + pl * {h * wd};",
             f"{t} s = 0;",
@@ -190,7 +187,7 @@ def adaptive_avg_pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[
             "}",
         ]
     return [
-        parallel_planes(planes, h * wd),
+        parallel_reads(f"{planes} * {h * wd}"),
         f"for (long pl = 0; pl < {planes}; ++pl) {{",
         f"const {t} *xp = {x.ptr} + pl * {h * wd};",
         f"for (long i = 0; i < {oh}; ++i) {{",

@@ -354,8 +354,8 @@ int hy_depthwise2d(const hy_depthwise_call *dc, int threads)
      * over channels x pixels) splits pixels, so each reads the pixels its core wrote and writes
      * those the 1x1 convolution after reads there; whole channels otherwise. The share is in
      * the GEMM's NR-pixel panels (rows, with a stride). */
-    const long panels = (g->h * g->w + HY_NR - 1) / HY_NR, units = flat ? (g->oh * g->ow + HY_NR - 1) / HY_NR : g->oh;
-    const int by_pixels = nt > 1 && !across && (flat || k3) && panels >= (g->c + HY_MR - 1) / HY_MR && units >= 2 * nt;
+    const long units = flat ? (g->oh * g->ow + HY_NR - 1) / HY_NR : g->oh;
+    const int by_pixels = nt > 1 && !across && (flat || k3) && hy_gemm_splits_columns(g->c, g->h * g->w) && units >= 2 * nt;
     int err = 0;
     if (flat) {
         const long period = dw_flat_period(g->w);

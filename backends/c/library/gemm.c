@@ -677,7 +677,7 @@ int hy_sgemm(long batch, long m, long n, long k, const hy_operand *a, const hy_o
         } else {
             /* split the longer side of the tile grid into tn panel-aligned ranges */
             for (long bt = 0; bt < batch; ++bt) {
-                if (np >= mp) {
+                if (hy_gemm_splits_columns(m, n)) {
                     const long lo = np * t / tn * NR, hi = min_l(np * (t + 1) / tn * NR, n);
                     if (lo < hi) err |= gemm_part(&g, bt, 0, m, lo, hi);
                 } else {

@@ -55,6 +55,14 @@ static inline float *hy_scratch(int slot, size_t floats)
     return hy_scratch_ptr[slot];
 }
 
+/* Whether threads on one m x n GEMM (hy_sgemm) split its n columns rather than its m rows:
+ * its longer side in tiles. A 1x1 convolution's columns are pixels, so the depthwise
+ * convolution after one splits pixels where it did. */
+static inline int hy_gemm_splits_columns(long m, long n)
+{
+    return (n + HY_NR - 1) / HY_NR >= (m + HY_MR - 1) / HY_MR;
+}
+
 /* t, tn: this thread's number and the team's size (0, 1 without OpenMP) */
 #ifdef _OPENMP
 #define HY_THREAD_ID(t, tn) const long t = omp_get_thread_num(), tn = omp_get_num_threads()
