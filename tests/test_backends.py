@@ -90,6 +90,21 @@ def test_non_contiguous_input_is_accepted(c_cache):
     np.testing.assert_allclose(model(xt), reference(module(), X), rtol=1e-5)
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_build_leaves_the_collector_as_it_found_it(enabled, c_cache):
+    import gc
+
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(ValueError):
+            hybridize.build(module(), "fortran")
+        assert gc.isenabled() == enabled
+        hybridize.build(module(), "c", cache_dir=c_cache)
+        assert gc.isenabled() == enabled
+    finally:
+        gc.enable()
+
+
 def test_c_source_is_cached_by_content(c_cache):
     m = run_pipeline(module(), "fuse,plan")
     a = hybridize.build(m, "c", cache_dir=c_cache)
