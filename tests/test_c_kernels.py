@@ -113,6 +113,7 @@ def test_linear_with_constant_matmul_weight(c_cache):
 # (in, out, kernel, stride, padding, dilation, groups, size)
 CONVS = [
     (3, 8, 3, 1, 1, 1, 1, 13),      # K = 27: the GEMM path with packed patches
+    (3, 8, 3, 2, 1, 1, 1, 41),      # packed patches at stride 2 (8-wide runs and their tails)
     (16, 40, 3, 1, 1, 1, 1, 9),     # direct, ragged channels
     (16, 33, 3, 2, 1, 1, 1, 11),    # direct, stride 2, odd size
     (12, 10, 3, 1, 2, 2, 1, 10),    # dilation
