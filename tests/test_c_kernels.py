@@ -51,9 +51,10 @@ def compare(model, inputs, c_cache, threads=(1, 2), rtol=2e-5, atol=2e-5):
 
 
 # (rows M, out features N, in features K): ragged against every tile (6x16, 12x32, 6x8), ones, and one big enough for threads
-# M <= 4 takes the in-place GEMV path (M 3 and 4, K odd, N across panels and split over threads)
+# M <= 4 takes the in-place GEMV path (M 3 and 4, K odd, N across panels and split over threads);
+# K 1300 runs in two K blocks against the pre-packed weights (blocks of up to 1024 there)
 LINEAR_SHAPES = [(1, 1, 1), (1, 33, 7), (2, 17, 64), (3, 70, 13), (4, 600, 512), (5, 3, 300), (9, 100, 33),
-                 (33, 32, 16), (70, 45, 129), (64, 256, 512)]
+                 (33, 32, 16), (70, 45, 129), (64, 256, 512), (40, 50, 1300)]
 
 
 @pytest.mark.parametrize("epilogue", list(EPILOGUES))
