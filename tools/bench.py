@@ -6,8 +6,10 @@ threads: eager PyTorch, ONNX Runtime (the model exported with
 microseconds per call (the peers take turns for `--rounds` rounds and each
 keeps its best round's median: a shared VM drifts), with the ratio C / ONNX
 Runtime and the C backend's GFLOP/s against the machine's FMA peak (measured
-first by a small C loop).
-Then the cold and warm C build time of every model, each in a fresh process.
+first by a small C loop; the 1024^3 GEMM's share against the probe run around
+each of its calls).
+Then the cold and warm C build time of every model, each in a fresh process
+(Python's collector run before the clock: tracing's garbage is not the build's).
 Benchmarks print; tests never time anything.
 """
 

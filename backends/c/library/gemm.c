@@ -561,8 +561,9 @@ static long kc_packed_b(void)
 static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_lo, long j_hi)
 {
     const long k = g->k;
-    /* K blocks keep a B panel in L1 across the A panels of a block; with a single
-     * A panel (GEMV, M <= MR) nothing is reused, so K runs whole */
+    /* K blocks keep a B panel near (L1 at HY_KC, L2 at the longer blocks kc_packed_b
+     * allows) across the A panels of a block; with a single A panel (GEMV, M <= MR)
+     * nothing is reused, so K runs whole */
     const int pack_a_needed = g->a->kind != HY_PACKED, pack_b_needed = g->b->kind != HY_PACKED;
     const long kc_cap = pack_b_needed ? HY_KC : kc_packed_b();
     const long nblocks = i_hi - i_lo <= MR ? 1 : (k + kc_cap - 1) / kc_cap;
