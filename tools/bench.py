@@ -285,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
             builds[row] = dict(cold_s=cold, warm_s=warm)
             print(f"{row:<14}{cold:>14.2f}{warm:>14.2f}", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(peak_gflops=peak, large_gemm=dict(gflops=gemm, peak_share=share), rows=results, builds=builds), indent=1))
+        measured = dict(peak_gflops=peak, large_gemm=dict(gflops=gemm, peak_share=share), rows=results, builds=builds)
+        Path(args.json).write_text(json.dumps(measured, indent=1))
     return 0
 
 
