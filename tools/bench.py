@@ -207,9 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     peak = fma_peak()
     tgt = target()
     print(f"machine: {tgt.isa} ({tgt.describe()}), {os.cpu_count()} cores; FMA peak {peak:.1f} GFLOP/s per thread")
-    gemm, share = large_gemm()
+    gemm_rate, gemm_share = large_gemm()
     print(
-        f"large GEMM (1024^3, packed weights, 1 thread): {gemm:.1f} GFLOP/s = {share * 100:.0f}% of the FMA peak"
+        f"large GEMM (1024^3, packed weights, 1 thread): {gemm_rate:.1f} GFLOP/s = {gemm_share * 100:.0f}% of the FMA peak"
         " (each call against the probe run just before and after it)"
     )
     print(f"peers: torch {torch.__version__}, onnxruntime {getattr(onnxruntime, '__version__', 'not installed')}")
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             builds[row] = dict(cold_s=cold, warm_s=warm)
             print(f"{row:<14}{cold:>14.2f}{warm:>14.2f}", flush=True)
     if args.json:
-        measured = dict(peak_gflops=peak, large_gemm=dict(gflops=gemm, peak_share=share), rows=results, builds=builds)
+        measured = dict(peak_gflops=peak, large_gemm=dict(gflops=gemm_rate, peak_share=gemm_share), rows=results, builds=builds)
         Path(args.json).write_text(json.dumps(measured, indent=1))
     return 0
 
