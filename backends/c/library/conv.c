@@ -8,7 +8,12 @@
  * activation, and the generated epilogue runs on it.
  *
  * Weights are packed at build time as NR-channel panels over k = (r, q, c)
- * (kernel row, kernel column, input channel of the group). */
+ * (kernel row, kernel column, input channel of the group).
+ *
+ * hy_conv2d_nhwc runs the same tiles over channels-last images (the layout
+ * pass): the padded copy is a memcpy per row (none at all without padding:
+ * the tiles read the image in place), and a tile of MR pixels x NR channels is
+ * the output's own layout, so full panels are stored straight from registers. */
 #include "hy_act.h"
 #include "hy_kernels.h"
 #include "hy_transpose.h"
@@ -42,7 +47,7 @@ typedef struct conv_finish {
 
 static inline __attribute__((always_inline)) void conv_tile(const int mr, long taps, const long *tap_off, long clen,
                                                             const float *const *pix,
-                                                            const float *restrict b, float *restrict t,
+                                                            const float *restrict b, float *restrict t, long ldt,
                                                             const float *pf, long pf_lines, const conv_finish *f)
 {
     cv_vf acc[HY_CONV_MR][CV_NV];
@@ -77,7 +82,7 @@ static inline __attribute__((always_inline)) void conv_tile(const int mr, long t
 #define CV_FINISH(ACT)                                                                           \
     _Pragma("GCC unroll 16") for (int i = 0; i < mr; ++i)                                        \
         _Pragma("GCC unroll 4") for (int v = 0; v < CV_NV; ++v)                                  \
-            *(cv_vf *)(t + i * HY_NR + v * CV_VL) = cv_act(acc[i][v] + bias[v], ACT, f->lo, f->hi);
+            *(cv_vfu *)(t + i * ldt + v * CV_VL) = cv_act(acc[i][v] + bias[v], ACT, f->lo, f->hi);
     if (f->act == HY_ACT_RELU) {
         CV_FINISH(HY_ACT_RELU)
     } else if (f->act == HY_ACT_CLAMP) {
@@ -90,11 +95,11 @@ static inline __attribute__((always_inline)) void conv_tile(const int mr, long t
 
 #define HY_CONV_CASE(M)                                                      \
     case M:                                                                  \
-        conv_tile(M < HY_CONV_MR ? M : HY_CONV_MR, taps, tap_off, clen, pix, b, t, pf, pf_lines, f); \
+        conv_tile(M < HY_CONV_MR ? M : HY_CONV_MR, taps, tap_off, clen, pix, b, t, ldt, pf, pf_lines, f); \
         break;
 
 static void conv_tile_mr(long mr, long taps, const long *tap_off, long clen, const float *const *pix, const float *b,
-                         float *t, const float *pf, long pf_lines, const conv_finish *f)
+                         float *t, long ldt, const float *pf, long pf_lines, const conv_finish *f)
 {
     switch (mr) {
         HY_CONV_CASE(1)
@@ -165,7 +170,7 @@ static inline long conv_rows(long k)
 
 /* Tiles [t0, t1) of one group of one image; tile = (channel panel, output row, column block). */
 static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *xp, long wp, const long *tap_off,
-                       long runs, long t0, long t1)
+                       long runs, long t0, long t1, int nhwc)
 {
     const hy_conv_geometry *g = &cc->geometry;
     const long og = cc->out_channels_per_group, cg = g->c;
@@ -202,7 +207,20 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
             for (long j = 0; j < HY_NR; ++j) bias[j] = cc->bias && j < nr ? cc->bias[ocg + j] : 0.0f;
             bias_at = ocg;
         }
-        conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, t, lines ? b + k * HY_NR + rest * share : b, lines, &fin);
+        const float *pf = lines ? b + k * HY_NR + rest * share : b;
+        if (nhwc) { /* pixels x channels, as the tile is: full panels straight into the output */
+            const long oc = cc->groups * og;
+            float *y = cc->out + bt * cc->out_batch_stride + p0 * oc + ocg;
+            if (nr == HY_NR) {
+                conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, y, oc, pf, lines, &fin);
+            } else {
+                conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, t, HY_NR, pf, lines, &fin);
+                for (long i = 0; i < mr; ++i) memcpy(y + i * oc, t + i * HY_NR, sizeof(float) * (size_t)nr);
+            }
+            if (e->tile) e->tile(e->ctx, bt, p0, ocg, mr, nr, y, oc);
+            continue;
+        }
+        conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, t, HY_NR, pf, lines, &fin);
         /* store transposed: channel row oc, pixels p0 .. p0+mr contiguous */
         float *y = cc->out + bt * cc->out_batch_stride + ocg * plane + p0;
         for (long i0 = 0; i0 < mr; i0 += 8) { /* 8 pixels x 8 channels per register transpose */
@@ -224,7 +242,50 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
     }
 }
 
+/* Rows [i0, i1) of the padded NHWC copy of one NHWC image: each row is one run of w * c floats. */
+static void nhwc_to_padded(const float *x, long c, long h, long w, long ph, long pw, long hp, long wp, float *xp,
+                           long i0, long i1)
+{
+    if (i0 == 0) memset(xp, 0, sizeof(float) * (size_t)(ph * wp * c));
+    if (i1 == h) memset(xp + (h + ph) * wp * c, 0, sizeof(float) * (size_t)((hp - h - ph) * wp * c));
+    for (long i = i0; i < i1; ++i) {
+        float *row = xp + (i + ph) * wp * c;
+        memset(row, 0, sizeof(float) * (size_t)(pw * c));
+        memcpy(row + pw * c, x + i * w * c, sizeof(float) * (size_t)(w * c));
+        memset(row + (pw + w) * c, 0, sizeof(float) * (size_t)((wp - pw - w) * c));
+    }
+}
+
+static int conv_run(const hy_conv2d_call *cc, int threads, int nhwc);
+
 int hy_conv2d(const hy_conv2d_call *cc, int threads)
+{
+    return conv_run(cc, threads, 0);
+}
+
+int hy_conv2d_nhwc(const hy_conv2d_call *cc, int threads)
+{
+    return conv_run(cc, threads, 1);
+}
+
+/* The padded NHWC image the tiles read: rows [i0, i1) copied (NCHW: transposed) into xp, or, for an
+ * NHWC image that needs no padding, the image itself (returned, nothing copied). */
+static const float *conv_image(const hy_conv2d_call *cc, long bt, long src_plane, long step, long hp, long wp, float *xp,
+                               long i0, long i1, int nhwc)
+{
+    const hy_conv_geometry *g = &cc->geometry;
+    const long cp = cc->in_channels;
+    if (!nhwc) {
+        to_padded_nhwc(cc->x + bt * cp * src_plane, src_plane, step, cp, g->h, g->w, g->ph, g->pw, hp, wp, xp, i0, i1);
+        return xp;
+    }
+    const float *x = cc->x + bt * cp * g->h * g->w;
+    if (hp == g->h && wp == g->w) return x;
+    nhwc_to_padded(x, cp, g->h, g->w, g->ph, g->pw, hp, wp, xp, i0, i1);
+    return xp;
+}
+
+static int conv_run(const hy_conv2d_call *cc, int threads, int nhwc)
 {
     /* x is read as planes of src_plane floats; a 1x1 kernel striding rows with no padding (ResNet's
      * projections) copies only the rows it reads and runs on them at row stride 1 (64 -> 128 channels,
@@ -232,7 +293,7 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
     const long src_plane = cc->geometry.h * cc->geometry.w;
     long step = 1;
     hy_conv2d_call rows_only;
-    if (cc->geometry.kh == 1 && cc->geometry.ph == 0 && cc->geometry.sh > 1) {
+    if (!nhwc && cc->geometry.kh == 1 && cc->geometry.ph == 0 && cc->geometry.sh > 1) {
         rows_only = *cc;
         step = cc->geometry.sh;
         rows_only.geometry.h = cc->geometry.oh;
@@ -279,8 +340,8 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
                 err |= HY_ERR_NOMEM;
             } else {
                 for (long bt = t; bt < cc->batch; bt += tn) {
-                    to_padded_nhwc(cc->x + bt * cp * src_plane, src_plane, step, cp, g->h, g->w, g->ph, g->pw, hp, wp, own, 0, g->h);
-                    for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, own, wp, tap_off, runs, 0, tiles);
+                    const float *img = conv_image(cc, bt, src_plane, step, hp, wp, own, 0, g->h, nhwc);
+                    for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, img, wp, tap_off, runs, 0, tiles, nhwc);
                 }
             }
         }
@@ -295,24 +356,23 @@ int hy_conv2d(const hy_conv2d_call *cc, int threads)
     const long panels = (og + HY_NR - 1) / HY_NR, per_panel = tiles / panels;
     const int spatial = (double)og * groups * g->kh * g->kw * g->c <= (double)g->h * g->w * cp && per_panel >= 4 * nt;
     for (long bt = 0; bt < cc->batch; ++bt) {
-        const float *x = cc->x + bt * cp * src_plane;
         if (nt == 1) {
-            to_padded_nhwc(x, src_plane, step, cp, g->h, g->w, g->ph, g->pw, hp, wp, xp, 0, g->h);
-            for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, xp, wp, tap_off, runs, 0, tiles);
+            const float *img = conv_image(cc, bt, src_plane, step, hp, wp, xp, 0, g->h, nhwc);
+            for (long gr = 0; gr < groups; ++gr) conv_tiles(cc, bt, gr, img, wp, tap_off, runs, 0, tiles, nhwc);
             continue;
         }
 #pragma omp parallel num_threads(nt)
         {
             HY_THREAD_ID(t, tn);
-            to_padded_nhwc(x, src_plane, step, cp, g->h, g->w, g->ph, g->pw, hp, wp, xp, g->h * t / tn, g->h * (t + 1) / tn);
+            const float *img = conv_image(cc, bt, src_plane, step, hp, wp, xp, g->h * t / tn, g->h * (t + 1) / tn, nhwc);
 #pragma omp barrier
             for (long gr = 0; gr < groups; ++gr) {
                 if (spatial) { /* each thread its share of the plane, for every channel panel */
                     for (long p = 0; p < panels; ++p)
-                        conv_tiles(cc, bt, gr, xp, wp, tap_off, runs, p * per_panel + per_panel * t / tn,
-                                   p * per_panel + per_panel * (t + 1) / tn);
+                        conv_tiles(cc, bt, gr, img, wp, tap_off, runs, p * per_panel + per_panel * t / tn,
+                                   p * per_panel + per_panel * (t + 1) / tn, nhwc);
                 } else {
-                    conv_tiles(cc, bt, gr, xp, wp, tap_off, runs, tiles * t / tn, tiles * (t + 1) / tn);
+                    conv_tiles(cc, bt, gr, img, wp, tap_off, runs, tiles * t / tn, tiles * (t + 1) / tn, nhwc);
                 }
             }
         }

@@ -104,6 +104,13 @@ typedef struct hy_conv2d_call {
 
 int hy_conv2d(const hy_conv2d_call *call, int threads);
 
+/* The same convolution over NHWC images (`hy.conv2d_nhwc`, the layout pass):
+ * x is [batch][h][w][in_channels], out [batch][oh][ow][groups * out_channels_per_group]
+ * (channels contiguous), `out_batch_stride` floats between images. The
+ * epilogue sees each image's output as a pixels x channels matrix (row
+ * i*ow + j, column = channel, ldc = the output channels). */
+int hy_conv2d_nhwc(const hy_conv2d_call *call, int threads);
+
 /* A depthwise convolution (depthwise.c): output channel o reads input
  * channel o / multiplier; `geometry.c` is the input channels; weights are
  * [channels][kh][kw] as the model has them. The epilogue sees the output as
@@ -120,6 +127,46 @@ typedef struct hy_depthwise_call {
 } hy_depthwise_call;
 
 int hy_depthwise2d(const hy_depthwise_call *call, int threads);
+
+/* NHWC kernels (nhwc.c; the layout pass's `hy.conv2d_nhwc` with one filter
+ * per channel, `hy.max_pool2d_nhwc`, `hy.avg_pool2d_nhwc`): activations are
+ * [batch][h][w][c], channels contiguous; threads split rows of the output.
+ *
+ * Depthwise, multiplier 1: out[b][i][j][ch] = bias[ch] + sum over taps (r, q)
+ * of weights[(r*kw + q)*c + ch] * x[b][i*sh - ph + r*dh][j*sw - pw + q*dw][ch],
+ * zero outside the input. `geometry.c` is the channels. The epilogue's act
+ * is applied in registers after the bias; its tile function (if any) then sees
+ * each image's output as a pixels x channels matrix (row i*ow + j, column ch,
+ * ldc = c). */
+typedef struct hy_depthwise_nhwc_call {
+    long batch;
+    hy_conv_geometry geometry;
+    const float *x;
+    const float *weights;       /* [kh*kw][c], tap-major (packed at build time) */
+    const float *bias;          /* NULL or c floats */
+    float *out;
+    const hy_epilogue *epilogue;
+} hy_depthwise_nhwc_call;
+
+int hy_depthwise2d_nhwc(const hy_depthwise_nhwc_call *call, int threads);
+
+/* Pooling over NHWC images, with the window semantics of hy.max_pool2d and
+ * hy.avg_pool2d (ir/nn.py): per spatial dim, output o has start = o*s - p,
+ * end = start + k; its data window is [max(start, 0), min(end, size)). A window
+ * with no data gives -inf (max) or 0 (avg). Max propagates NaN. Avg divides by
+ * the data window's element count, or with include_pad by the product over both
+ * dims of (min(end, size + p) - start). `geometry.c` is the channels; kh, kw
+ * the window; dh, dw unused (1). */
+enum hy_pool_kind { HY_POOL_MAX = 0, HY_POOL_AVG = 1 };
+typedef struct hy_pool_nhwc_call {
+    long batch;
+    int kind, include_pad;
+    hy_conv_geometry geometry;
+    const float *x;
+    float *out;
+} hy_pool_nhwc_call;
+
+int hy_pool2d_nhwc(const hy_pool_nhwc_call *call, int threads);
 
 /* Scaled dot-product attention (attention.c) over `heads` contiguous
  * [l, e] / [s, e] / [s, ev] slices of q, k, v (a stride of 0 shares one),
@@ -139,6 +186,9 @@ typedef struct hy_attention_call {
 } hy_attention_call;
 
 int hy_attention(const hy_attention_call *call, int threads);
+
+/* y[b][j][i] = x[b][i][j] for b < batch, i < rows, j < cols (transpose.c). */
+void hy_transpose_batched(long batch, long rows, long cols, const float *x, float *y, int threads);
 
 /* The tile this library was built with (backends/c/build.py checks it). */
 void hy_kernel_config(int *vector_bytes, int *mr, int *nr);
