@@ -322,14 +322,35 @@ def _pad_spatial(x: str, name: str, pads: list[tuple[int, int]], fill: str = "0"
     return [f"{name} = np.pad({src}, ((0, 0), (0, 0), {widths}){fill_arg})"]
 
 
+def _nchw(value, op: Operation) -> tuple[int, ...]:
+    """The [N, C, H, W] shape of an operand or result of a window op in either layout."""
+    from hybridize.ir.nn import to_nchw
+
+    return to_nchw(shape_of(value), op.NHWC)
+
+
+def _channels_last(rule: Rule) -> Rule:
+    """A window op's rule for both layouts: a channels-last op ([N, H, W, C],
+    the `layout` pass) runs the NCHW rule on transposed views of its input and result."""
+
+    def both(op: Operation, a: list[str], out: Target) -> list[str]:
+        if not op.NHWC:
+            return rule(op, a, out)
+        t = Target(f"{out.name}_nchw", False)
+        lines = rule(op, [f"{a[0]}.transpose(0, 3, 1, 2)", *a[1:]], t)
+        return lines + copy_into(f"{t.name}.transpose(0, 2, 3, 1)", out)
+
+    return both
+
+
 def _conv2d(op: Operation, a: list[str], out: Target) -> list[str]:
     """im2col over a strided window view, then one (grouped) matmul."""
     o, cg, kh, kw = shape_of(op.weight)
-    oh, ow = shape_of(op.result)[2:]
+    oh, ow = _nchw(op.result, op)[2:]
     (sh, sw), (ph, pw), (dh, dw) = op.strides, op.paddings, op.dilations
     g = op.group_count
     if cg == 0:  # a sum over no input channels: 0, plus the bias
-        lines = copy_into(f"np.zeros({shape_literal(shape_of(op.result))}, {_dtype(op.result)})", out)
+        lines = copy_into(f"np.zeros({shape_literal(_nchw(op.result, op))}, {_dtype(op.result)})", out)
         if len(a) == 3:
             lines.append(f"np.add({out.name}, {a[2]}.reshape({o}, 1, 1), out={out.name})")
         return lines
@@ -449,8 +470,8 @@ def _arg_reduce(fn: str) -> Rule:
 def _pool_windows(op: Operation, x: str, out: Target, fill: str) -> list[str]:
     """`out_w`: the [N, C, OH, OW, KH, KW] windows of the padded input (the
     result type sets OH, OW; extra ceil-mode rows pad on the far side)."""
-    h, w = shape_of(op.input)[2:]
-    oh, ow = shape_of(op.result)[2:]
+    h, w = _nchw(op.input, op)[2:]
+    oh, ow = _nchw(op.result, op)[2:]
     (kh, kw), (sh, sw), (ph, pw) = op.kernels, op.strides, op.paddings
     far = ((oh - 1) * sh + kh - h - ph, (ow - 1) * sw + kw - w - pw)
     lines = []
@@ -478,8 +499,8 @@ def _avg_divisors(size: int, out_size: int, k: int, s: int, p: int, include_pad:
 
 
 def _avg_pool2d(op: Operation, a: list[str], out: Target) -> list[str]:
-    h, w = shape_of(op.input)[2:]
-    oh, ow = shape_of(op.result)[2:]
+    h, w = _nchw(op.input, op)[2:]
+    oh, ow = _nchw(op.result, op)[2:]
     (kh, kw), (sh, sw), (ph, pw) = op.kernels, op.strides, op.paddings
     dh = _avg_divisors(h, oh, kh, sh, ph, op.include_pad)
     dw = _avg_divisors(w, ow, kw, sw, pw, op.include_pad)
@@ -709,6 +730,7 @@ RULES: dict[str, Rule] = {
     "hy.iota": _iota,
     # --- nn ops: convolution, pooling, normalization, reductions, attention ---
     "hy.conv2d": _conv2d,
+    "hy.conv2d_nhwc": _channels_last(_conv2d),
     "hy.conv_transpose2d": _conv_transpose2d,
     "hy.group_norm": _group_norm,
     "hy.resize": _resize,
@@ -718,6 +740,8 @@ RULES: dict[str, Rule] = {
     "hy.argmin": _arg_reduce("np.argmin"),
     "hy.max_pool2d": _max_pool2d,
     "hy.avg_pool2d": _avg_pool2d,
+    "hy.max_pool2d_nhwc": _channels_last(_max_pool2d),
+    "hy.avg_pool2d_nhwc": _channels_last(_avg_pool2d),
     "hy.adaptive_avg_pool2d": _adaptive_avg_pool2d,
     "hy.batch_norm": _batch_norm,
     "hy.layer_norm": _layer_norm,

@@ -30,7 +30,7 @@ def op_macs(op: Operation, batch: int = 1) -> int:
     if op.name == "hy.matmul":
         a = dims(op.operands[0])
         return _prod(dims(op.results[0])) * a[-1]
-    if op.name == "hy.conv2d":
+    if op.name in ("hy.conv2d", "hy.conv2d_nhwc"):
         w = dims(op.operands[1])
         return _prod(dims(op.results[0])) * _prod(w[1:])
     if op.name == "hy.conv_transpose2d":  # every input pixel times its kernel over O/groups channels

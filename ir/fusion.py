@@ -90,8 +90,11 @@ KINDS: dict[type[Operation], Kind] = {
     reduce.ReduceAnyOp: R,
     # --- nn ---
     nn.Conv2dOp: A,
+    nn.Conv2dNhwcOp: A,
     nn.MaxPool2dOp: A,
     nn.AvgPool2dOp: A,
+    nn.MaxPool2dNhwcOp: A,
+    nn.AvgPool2dNhwcOp: A,
     nn.AdaptiveAvgPool2dOp: A,
     nn.BatchNormOp: O,  # per-channel parameters on axis 1 (not NumPy broadcasting); canonicalize folds it into a conv
     nn.LayerNormOp: R,

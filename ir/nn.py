@@ -1,7 +1,7 @@
 """Neural-network ops: convolution (direct and transposed), pooling,
 normalization (batch, layer, group), resize, softmax, attention.
 
-NCHW layout throughout; window sizes, strides and paddings are `[h, w]` pairs.
+NCHW layout, except the `_nhwc` ops the `layout` pass makes (channels last); window sizes, strides and paddings are `[h, w]` pairs.
 
     %y = hy.conv2d %x, %w, %b stride [1, 1] padding [1, 1] : (tensor<1x3x8x8xf32>, tensor<16x3x3x3xf32>, tensor<16xf32>) -> tensor<1x16x8x8xf32>
     %p = hy.max_pool2d %y kernel [2, 2] stride [2, 2] padding [0, 0] : tensor<1x16x8x8xf32> -> tensor<1x16x4x4xf32>
@@ -113,11 +113,20 @@ def conv_out_size_ends(size: int, kernel: int, stride: int, before: int, after: 
     return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def to_nchw(shape: Sequence[int], nhwc: bool) -> tuple[int, ...]:
+    """A 4-D shape in the op's layout, reordered as [N, C, H, W]."""
+    return (shape[0], shape[3], shape[1], shape[2]) if nhwc else tuple(shape)
+
+
+def from_nchw(shape: Sequence[int], nhwc: bool) -> tuple[int, ...]:
+    """A [N, C, H, W] shape reordered into the op's layout."""
+    return (shape[0], shape[2], shape[3], shape[1]) if nhwc else tuple(shape)
+
+
 # --- convolution ---
 
 
-@irdl_op_definition
-class Conv2dOp(HyOp):
+class Conv2dBase(HyOp, abc.ABC):
     """2-D cross-correlation (PyTorch's conv2d) with zero padding:
 
         y[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] *
@@ -131,7 +140,8 @@ class Conv2dOp(HyOp):
     epilogues on its finished output rows.
     """
 
-    name = "hy.conv2d"
+    NHWC: ClassVar[bool] = False
+    LAYOUT: ClassVar[str] = "[N, C, H, W]"
 
     input = operand_def(TensorType)
     weight = operand_def(TensorType)
@@ -159,7 +169,7 @@ class Conv2dOp(HyOp):
         dilation: Sequence[int] = (1, 1),
         groups: int = 1,
     ):
-        n, _, h, w = shape_of(input)
+        n, _, h, w = to_nchw(shape_of(input), self.NHWC)
         o, _, kh, kw = shape_of(weight)
         ends = tuple(padding[2:]) if len(padding) == 4 else tuple(padding)
         shape = [
@@ -170,7 +180,7 @@ class Conv2dOp(HyOp):
         ]
         super().__init__(
             operands=[input, weight, bias],
-            result_types=[TensorType(input.type.element_type, shape)],
+            result_types=[TensorType(input.type.element_type, list(from_nchw(shape, self.NHWC)))],
             properties={
                 "stride": int_array(stride),
                 "padding": int_array(padding),
@@ -210,8 +220,9 @@ class Conv2dOp(HyOp):
     def verify_(self) -> None:
         x = float_tensor(self, self.input, "input")
         w = float_tensor(self, self.weight, "weight")
-        check_rank(self, x, 4, "input", "[N, C, H, W]")
+        check_rank(self, x, 4, "input", self.LAYOUT)
         check_rank(self, w, 4, "weight", "[O, C/groups, KH, KW]")
+        x = to_nchw(x, self.NHWC)
         check_pair(self, "stride", self.strides, 1)
         pads = self.padding_values
         if len(pads) not in (2, 4) or any(v < 0 for v in pads):
@@ -243,7 +254,29 @@ class Conv2dOp(HyOp):
             raise op_error(
                 self, f"the dilated kernel {format_shape(w[2:])} does not fit the padded input {format_shape(x[2:])}"
             )
-        check_result_shape(self, (x[0], w[0], *out))
+        check_result_shape(self, from_nchw((x[0], w[0], *out), self.NHWC))
+
+
+@irdl_op_definition
+class Conv2dOp(Conv2dBase):
+    """2-D cross-correlation over [N, C, H, W] (see `Conv2dBase`)."""
+
+    name = "hy.conv2d"
+
+
+@irdl_op_definition
+class Conv2dNhwcOp(Conv2dBase):
+    """`hy.conv2d` over channels-last activations: input [N, H, W, C],
+    result [N, OH, OW, O]; the weight stays [O, C/groups, KH, KW]. The
+    `layout` pass puts it where a conv2d was, between transposes:
+
+        %t = hy.transpose %x perm [0, 2, 3, 1] : tensor<1x3x8x8xf32> -> tensor<1x8x8x3xf32>
+        %y = hy.conv2d_nhwc %t, %w stride [1, 1] padding [1, 1] : (tensor<1x8x8x3xf32>, tensor<16x3x3x3xf32>) -> tensor<1x8x8x16xf32>
+    """
+
+    name = "hy.conv2d_nhwc"
+    NHWC: ClassVar[bool] = True
+    LAYOUT: ClassVar[str] = "[N, H, W, C]"
 
 
 def conv_transpose_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int, output_pad: int) -> int:
@@ -389,6 +422,9 @@ class Pool2dOp(HyOp, abc.ABC):
     a window op over the spatial dims of NCHW; the result type gives the
     output size (between the floor and the ceil formula)."""
 
+    NHWC: ClassVar[bool] = False
+    LAYOUT: ClassVar[str] = "[N, C, H, W]"
+
     input = operand_def(TensorType)
     result = result_def(TensorType)
     kernel = prop_def(DenseArrayBase[I64])
@@ -409,10 +445,10 @@ class Pool2dOp(HyOp, abc.ABC):
         out_size: Sequence[int],
         **properties,
     ):
-        n, c = shape_of(input)[:2]
+        n, c = to_nchw(shape_of(input), self.NHWC)[:2]
         super().__init__(
             operands=[input],
-            result_types=[TensorType(input.type.element_type, [n, c, *out_size])],
+            result_types=[TensorType(input.type.element_type, list(from_nchw((n, c, *out_size), self.NHWC)))],
             properties={
                 "kernel": int_array(kernel),
                 "stride": int_array(stride),
@@ -435,15 +471,16 @@ class Pool2dOp(HyOp, abc.ABC):
 
     def verify_(self) -> None:
         x = float_tensor(self, self.input, "input")
-        check_rank(self, x, 4, "input", "[N, C, H, W]")
+        check_rank(self, x, 4, "input", self.LAYOUT)
         check_pair(self, "kernel", self.kernels, 1)
         check_pair(self, "stride", self.strides, 1)
         check_pair(self, "padding", self.paddings, 0)
         same_element_type(self, self.input, self.result)
         y = shape_of(self.result)
         if len(y) != 4:
-            raise op_error(self, f"result must be 4-D [N, C, OH, OW], got {format_shape(y)}")
-        check_result_shape(self, (x[0], x[1], y[2], y[3]))
+            raise op_error(self, f"result must be 4-D {self.LAYOUT.replace('H, W', 'OH, OW')}, got {format_shape(y)}")
+        x, y = to_nchw(x, self.NHWC), to_nchw(y, self.NHWC)
+        check_result_shape(self, from_nchw((x[0], x[1], y[2], y[3]), self.NHWC))
         for d, what in ((0, "height"), (1, "width")):
             size, k, s, p = x[2 + d], self.kernels[d], self.strides[d], self.paddings[d]
             if size == DYNAMIC:
@@ -465,13 +502,10 @@ class MaxPool2dOp(Pool2dOp):
     name = "hy.max_pool2d"
 
 
-@irdl_op_definition
-class AvgPool2dOp(Pool2dOp):
+class AvgPool2dBase(Pool2dOp, abc.ABC):
     """The mean over each window. The divisor is the window clipped to the
     padded input, `prod(min(end, H + p) - start)`, with `count_include_pad`;
     else the number of data elements in the window."""
-
-    name = "hy.avg_pool2d"
 
     count_include_pad = opt_prop_def(UnitAttr)
     assembly_format = (
@@ -494,6 +528,31 @@ class AvgPool2dOp(Pool2dOp):
     @property
     def include_pad(self) -> bool:
         return self.count_include_pad is not None
+
+
+@irdl_op_definition
+class AvgPool2dOp(AvgPool2dBase):
+    """The mean over each window of [N, C, H, W] (see `AvgPool2dBase`)."""
+
+    name = "hy.avg_pool2d"
+
+
+@irdl_op_definition
+class MaxPool2dNhwcOp(Pool2dOp):
+    """`hy.max_pool2d` over channels-last [N, H, W, C] (the `layout` pass)."""
+
+    name = "hy.max_pool2d_nhwc"
+    NHWC: ClassVar[bool] = True
+    LAYOUT: ClassVar[str] = "[N, H, W, C]"
+
+
+@irdl_op_definition
+class AvgPool2dNhwcOp(AvgPool2dBase):
+    """`hy.avg_pool2d` over channels-last [N, H, W, C] (the `layout` pass)."""
+
+    name = "hy.avg_pool2d_nhwc"
+    NHWC: ClassVar[bool] = True
+    LAYOUT: ClassVar[str] = "[N, H, W, C]"
 
 
 def adaptive_window(i: int, size: int, out: int) -> tuple[int, int]:
@@ -1017,11 +1076,14 @@ class AttentionOp(HyOp):
 
 NN_OPS = [
     Conv2dOp,
+    Conv2dNhwcOp,
     ConvTranspose2dOp,
     GroupNormOp,
     ResizeOp,
     MaxPool2dOp,
     AvgPool2dOp,
+    MaxPool2dNhwcOp,
+    AvgPool2dNhwcOp,
     AdaptiveAvgPool2dOp,
     BatchNormOp,
     LayerNormOp,

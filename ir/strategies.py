@@ -139,7 +139,7 @@ class RandomChooser(Chooser):
 EXACT_OPS = (
     S.ReshapeOp, S.TransposeOp, S.ConcatOp, S.SliceOp, S.PadOp, S.BroadcastOp,
     I.TakeOp, I.GatherOp, E.NegOp, E.AbsOp, E.ReluOp, E.MaximumOp, E.MinimumOp, E.ClampOp, E.WhereOp,
-    R.ReduceMaxOp, R.ReduceMinOp, N.MaxPool2dOp,
+    R.ReduceMaxOp, R.ReduceMinOp, N.MaxPool2dOp, N.MaxPool2dNhwcOp,
 )
 """Ops whose float results every backend computes bit for bit from exact operands."""
 
@@ -522,11 +522,11 @@ def image(g: Graph) -> SSAValue | None:
     return g.pick(FLOATS, rank=4, fits=lambda s: min(s) > 0)
 
 
-def b_conv(g: Graph):
+def b_conv(g: Graph, cls=N.Conv2dOp):
     x = image(g)
     if x is None:
         return None
-    n, ch, h, w = shape_of(x)
+    n, ch, h, w = N.to_nchw(shape_of(x), cls.NHWC)
     d, c = numpy_dtype(x).name, g.c
     groups = c.choice([q for q in (1, 2, ch) if ch % q == 0])
     o = groups * c.int(1, 2)
@@ -534,8 +534,8 @@ def b_conv(g: Graph):
     wt = g.const((o, ch // groups, kh, kw), d, scale=1 / np.sqrt(ch // groups * kh * kw))
     bias = g.const((o,), d) if c.coin() else None
     padding = (c.int(0, 1),) * 2 if c.coin(0.8) else tuple(c.int(0, 2) for _ in range(4))
-    return N.Conv2dOp(x, wt, bias, stride=(c.int(1, 2), c.int(1, 2)), padding=padding,
-                      dilation=(c.int(1, 2),) * 2, groups=groups)
+    return cls(x, wt, bias, stride=(c.int(1, 2), c.int(1, 2)), padding=padding,
+               dilation=(c.int(1, 2),) * 2, groups=groups)
 
 
 def b_pool(cls):
@@ -543,7 +543,7 @@ def b_pool(cls):
         x = image(g)
         if x is None:
             return None
-        h, w = shape_of(x)[2:]
+        h, w = N.to_nchw(shape_of(x), cls.NHWC)[2:]
         c = g.c
         k, s = (c.int(1, 3), c.int(1, 3)), (c.int(1, 2), c.int(1, 2))
         p = tuple(c.int(0, kk // 2) for kk in k)
@@ -552,8 +552,8 @@ def b_pool(cls):
         if min(floor) < 1:
             return None
         out = [hi if c.coin(0.3) else lo for lo, hi in zip(floor, ceil)]
-        if cls is N.AvgPool2dOp:
-            return N.AvgPool2dOp(x, k, s, p, out, c.coin())
+        if issubclass(cls, N.AvgPool2dBase):
+            return cls(x, k, s, p, out, c.coin())
         return cls(x, k, s, p, out)
 
     return build
@@ -717,6 +717,8 @@ def _builders() -> dict[type[Operation], Callable[[Graph], Operation | None]]:
         S.PadOp: b_pad, S.BroadcastOp: b_broadcast,
         I.TakeOp: b_take, I.GatherOp: b_gather, I.CumsumOp: b_cumsum, I.IotaOp: b_iota,
         N.Conv2dOp: b_conv, N.MaxPool2dOp: b_pool(N.MaxPool2dOp), N.AvgPool2dOp: b_pool(N.AvgPool2dOp),
+        N.Conv2dNhwcOp: lambda g: b_conv(g, N.Conv2dNhwcOp), N.MaxPool2dNhwcOp: b_pool(N.MaxPool2dNhwcOp),
+        N.AvgPool2dNhwcOp: b_pool(N.AvgPool2dNhwcOp),
         N.AdaptiveAvgPool2dOp: b_adaptive, N.BatchNormOp: b_batch_norm, N.LayerNormOp: b_layer_norm,
         N.AttentionOp: b_attention,
     })

@@ -26,7 +26,7 @@ from hybridize.ir.fusion import FusionTarget, Group, Kind, Shape, classify, kind
 from hybridize.ir.structure import FusedOp
 from hybridize.ir.types import element_kind, shape_of
 
-ANCHOR_OPS = frozenset({"hy.linear", "hy.matmul", "hy.conv2d"})
+ANCHOR_OPS = frozenset({"hy.linear", "hy.matmul", "hy.conv2d", "hy.conv2d_nhwc"})
 """Anchors whose kernels take a `FusedEpilogue` (kernels.ANCHORS; a test keeps them equal)."""
 
 INJECTIVE_OPS = frozenset({"hy.transpose", "hy.slice", "hy.reshape", "hy.concat", "hy.pad"})

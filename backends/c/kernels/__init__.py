@@ -9,7 +9,7 @@ from xdsl.ir import Operation
 from hybridize.backends.c.epilogue import FusedEpilogue
 from hybridize.backends.c.fused import fused
 from hybridize.backends.c.kernels.attention import attention as library_attention
-from hybridize.backends.c.kernels.conv import conv2d
+from hybridize.backends.c.kernels.conv import conv2d, conv2d_nhwc
 from hybridize.backends.c.kernels.gemm import linear, matmul
 from hybridize.backends.c.kernels.nn import (
     adaptive_avg_pool2d,
@@ -18,6 +18,7 @@ from hybridize.backends.c.kernels.nn import (
     group_norm,
     layer_norm,
     pool2d,
+    pool2d_nhwc,
     reduction,
     softmax,
 )
@@ -38,6 +39,7 @@ ANCHORS: dict[str, Anchor] = {
     "hy.matmul": matmul,
     # --- nn ops: convolution, pooling, normalization, reductions, attention ---
     "hy.conv2d": conv2d,
+    "hy.conv2d_nhwc": conv2d_nhwc,
 }
 """Fusion anchors: kernels that take the fused elementwise epilogue."""
 
@@ -71,6 +73,8 @@ KERNELS: dict[str, Callable[[Operation, list[Tensor], Tensor], list[str]]] = {
     # --- nn ops: convolution, pooling, normalization, reductions, attention ---
     "hy.max_pool2d": pool2d,
     "hy.avg_pool2d": pool2d,
+    "hy.max_pool2d_nhwc": pool2d_nhwc,
+    "hy.avg_pool2d_nhwc": pool2d_nhwc,
     "hy.adaptive_avg_pool2d": adaptive_avg_pool2d,
     "hy.batch_norm": batch_norm,
     "hy.layer_norm": layer_norm,

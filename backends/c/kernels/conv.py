@@ -21,6 +21,7 @@ from hybridize.backends.c.generate import THREADS, Unit
 from hybridize.backends.c.kernels.gemm import Operand, sgemm_call, transposed_pays
 from hybridize.backends.c.pack import aligned, pack_a, pack_b, pack_conv_weights
 from hybridize.backends.c.loops import Tensor
+from hybridize.backends.dims import product
 
 # --- nn ops: convolution (an anchor) ---
 # For each output row (b, i) and group, the input rows the kernel reads are
@@ -357,3 +358,105 @@ def _depthwise_call(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, ep
         "}",
     ]
 
+
+
+# --- channels-last convolution (`hy.conv2d_nhwc`, the layout pass) ---
+
+
+def _nhwc_geometry(op: Operation, x: Tensor, w: Tensor, out: Tensor) -> ConvGeometry:
+    """The geometry of a conv2d_nhwc (input [N, H, W, C], output [N, OH, OW, O])."""
+    (sh, sw), (ph, pw), (dh, dw) = op.strides, op.paddings, op.dilations
+    h, wd, c = (int(d) for d in x.shape[1:])
+    o, _, kh, kw = (int(d) for d in w.shape)
+    oh, ow = int(out.shape[1]), int(out.shape[2])
+    return ConvGeometry(c, h, wd, o, op.group_count, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw)
+
+
+def conv2d_nhwc(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilogue, unit: Unit) -> list[str]:
+    """A channels-last convolution on the library: a tile of pixels x output
+    channels is what the output holds, so it is stored as it is (no
+    transposes), and an image that needs no padding is read in place. A 1x1
+    stride-1 conv is the GEMM pixels x channels = x [HW, C] times the packed
+    weights; a depthwise conv runs the library's NHWC depthwise kernel. The
+    epilogue sees each image as a pixels x channels matrix: split (1, 3)."""
+    x, w = args[0], args[1]
+    bias = args[2] if len(args) == 3 else None
+    g = _nhwc_geometry(op, x, w, out)
+    og, cg = g.o // g.groups, g.c // g.groups
+    if any(t.ctype != "float" for t in (out, *args)) or w.const is None or cg == 0:
+        return _conv_nhwc_loops(g, x, w, bias, out, epilogue)
+    split = (1, 3)
+    if g.c == g.groups and g.o == g.c and g.c > 1:  # depthwise: weights tap-major [kh*kw][c]
+        packed = unit.add_constant(aligned(np.ascontiguousarray(w.const.reshape(g.c, g.kh * g.kw).T, np.float32)))
+        return [
+            "{",
+            *epilogue.declare(unit, split),
+            f"const hy_depthwise_nhwc_call gc = {{ {x.shape[0]}, {g.c_geometry(g.c)}, {x.ptr}, {packed}, "
+            f"{bias.ptr if bias else '0'}, {out.ptr}, &ge }};",
+            f"const int rc = hy_depthwise2d_nhwc(&gc, {THREADS});",
+            "if (rc) return rc;",
+            "}",
+        ]
+    _, mr, nr = unit.tile
+    if g.pointwise and g.groups == 1 and g.oh * g.ow > POINTWISE_DIRECT_PLANE:
+        packed = unit.add_constant(pack_b(w.const.reshape(g.o, g.c).T, nr))
+        return sgemm_call(
+            unit,
+            batch=x.shape[0],
+            m=g.oh * g.ow,
+            n=g.o,
+            k=g.c,
+            a=Operand("HY_STRIDED", x.ptr, str(g.c), "1", str(g.h * g.w * g.c)),
+            b=Operand("HY_PACKED", packed),
+            c=out.ptr,
+            ldc=g.o,
+            c_batch_stride=g.oh * g.ow * g.o,
+            bias=bias.ptr if bias else None,
+            epilogue=epilogue,
+            split=split,
+        )
+    groups = w.const.reshape(g.groups, og, cg, g.kh, g.kw)
+    packed = unit.add_constant(_joined([pack_conv_weights(wg, nr) for wg in groups]))
+    return [
+        "{",
+        *epilogue.declare(unit, split),
+        f"const hy_conv2d_call gc = {{ {x.shape[0]}, {g.c}, {g.groups}, {og}, {g.c_geometry(cg)}, {x.ptr}, {packed}, "
+        f"{bias.ptr if bias else '0'}, {out.ptr}, {g.o * g.oh * g.ow}, &ge }};",
+        f"const int rc = hy_conv2d_nhwc(&gc, {THREADS});",
+        "if (rc) return rc;",
+        "}",
+    ]
+
+
+def _conv_nhwc_loops(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: FusedEpilogue) -> list[str]:
+    """Any channels-last convolution (another element type, weights computed
+    at run time, no input channels): one output pixel's channels at a time,
+    each a sum over its group's channels and the taps inside the input, then
+    the epilogue on that pixel's row of channels."""
+    t = out.ctype
+    og, cg = g.o // g.groups, g.c // g.groups
+    return [
+        "{",
+        f"for (long r = 0; r < {product(out.shape[:-1])}; ++r) {{",
+        f"const long b = r / {g.oh * g.ow}, i = r / {g.ow} % {g.oh}, j = r % {g.ow};",
+        f"{t} *yr = {out.ptr} + r * {g.o};",
+        f"for (long o = 0; o < {g.o}; ++o) {{",
+        f"{t} acc = {f'{bias.ptr}[o]' if bias else '0'};",
+        f"const {t} *wo = {w.ptr} + o * {cg * g.kh * g.kw};",
+        f"const long c0 = o / {og} * {cg};",
+        f"for (long p = 0; p < {g.kh}; ++p) {{",
+        f"const long ih = i * {g.sh} - {g.ph} + p * {g.dh};",
+        f"if (ih < 0 || ih >= {g.h}) continue;",
+        f"for (long q = 0; q < {g.kw}; ++q) {{",
+        f"const long iw = j * {g.sw} - {g.pw} + q * {g.dw};",
+        f"if (iw < 0 || iw >= {g.w}) continue;",
+        f"const {t} *xp = {x.ptr} + ((b * {g.h} + ih) * {g.w} + iw) * {g.c} + c0;",
+        f"for (long c = 0; c < {cg}; ++c) acc += wo[(c * {g.kh} + p) * {g.kw} + q] * xp[c];",
+        "}",
+        "}",
+        "yr[o] = acc;",
+        "}",
+        *epilogue.rows("r"),
+        "}",
+        "}",
+    ]

@@ -39,6 +39,63 @@ def conv2d_no_channels(args: list[Tensor], out: Tensor, rows) -> list[str]:
     return ["{", *lines, "}"]
 
 
+def pool2d_nhwc(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
+    """Channels-last max or average pooling (the layout pass) on the library's
+    `hy_pool2d_nhwc`, vectorized over channels."""
+    (x,) = args
+    h, wd, c = (int(d) for d in x.shape[1:])
+    oh, ow = int(out.shape[1]), int(out.shape[2])
+    (kh, kw), (sh, sw), (ph, pw) = op.kernels, op.strides, op.paddings
+    is_max = op.name == "hy.max_pool2d_nhwc"
+    include = 0 if is_max else int(op.include_pad)
+    if x.ctype != "float" or out.ctype != "float":
+        return _pool_nhwc_loops(x, out, is_max, include, h, wd, c, oh, ow, kh, kw, sh, sw, ph, pw)
+    geometry = ", ".join(map(str, (c, h, wd, kh, kw, oh, ow, sh, sw, ph, pw, 1, 1)))
+    return [
+        "{",
+        f"const hy_pool_nhwc_call gc = {{ {x.shape[0]}, {'HY_POOL_MAX' if is_max else 'HY_POOL_AVG'}, {include}, "
+        f"{{ {geometry} }}, {x.ptr}, {out.ptr} }};",
+        f"const int rc = hy_pool2d_nhwc(&gc, {THREADS});",
+        "if (rc) return rc;",
+        "}",
+    ]
+
+
+def _pool_nhwc_loops(x: Tensor, out: Tensor, is_max: bool, include: int, h, wd, c, oh, ow, kh, kw, sh, sw, ph, pw):
+    """Channels-last pooling in another element type: each output element
+    over its data window (NaN wins a max; an empty window gives -inf or 0;
+    the divisor as `hy.avg_pool2d` defines it)."""
+    t = out.ctype
+    if is_max:  # + 0: a zero max is +0.0, as in NumPy
+        init, update, finish = "-INFINITY", "a = v > a || v != v ? v : a;", "a + 0"
+    else:
+        init, update = "0", "a += v;"
+        if include:
+            dh, dw = f"(({h + ph} < hs + {kh} ? {h + ph} : hs + {kh}) - hs)", f"(({wd + pw} < ws + {kw} ? {wd + pw} : ws + {kw}) - ws)"
+        else:
+            dh, dw = "(he - h0)", "(we - w0)"
+        finish = f"a / (({dh} > 1 ? {dh} : 1) * ({dw} > 1 ? {dw} : 1))"
+    return [
+        "{",
+        f"for (long r = 0; r < {product(out.shape[:-1])}; ++r) {{",
+        f"const long b = r / {oh * ow}, i = r / {ow} % {oh}, j = r % {ow};",
+        f"const long hs = i * {sh} - {ph}, ws = j * {sw} - {pw};",
+        f"const long h0 = hs > 0 ? hs : 0, he = hs + {kh} < {h} ? hs + {kh} : {h};",
+        f"const long w0 = ws > 0 ? ws : 0, we = ws + {kw} < {wd} ? ws + {kw} : {wd};",
+        f"for (long ch = 0; ch < {c}; ++ch) {{",
+        f"{t} a = {init};",
+        "for (long ih = h0; ih < he; ++ih)",
+        "for (long iw = w0; iw < we; ++iw) {",
+        f"const {t} v = {x.ptr}[((b * {h} + ih) * {wd} + iw) * {c} + ch];",
+        update,
+        "}",
+        f"{out.ptr}[r * {c} + ch] = {finish};",
+        "}",
+        "}",
+        "}",
+    ]
+
+
 def pool2d(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     """Max or average over each window; one output row at a time, a tap's
     valid columns computed at generation time (no bounds checks inside)."""

@@ -8,13 +8,34 @@ from collections.abc import Sequence
 
 from xdsl.ir import Operation
 
+from hybridize.backends.c.generate import THREADS
 from hybridize.backends.c.loops import Tensor
 from hybridize.backends.c.scalar import c_number
 from hybridize.backends.dims import Dim, contiguous_strides, index_expr, product
 
+def swapped_blocks(perm: tuple[int, ...], shape) -> tuple[Dim, Dim, Dim] | None:
+    """(batch, rows, cols) when `perm` keeps a leading block of dims and swaps
+    the two blocks after it ([0, 3, 1, 2] on [N, H, W, C]: N, H*W, C), else None."""
+    n = len(perm)
+    lead = 0
+    while lead < n and perm[lead] == lead:
+        lead += 1
+    if lead == n:
+        return None
+    split = perm[lead]  # the second input block starts here and comes first in the output
+    tail = perm[lead:]
+    if list(tail) != [*range(split, n), *range(lead, split)]:
+        return None
+    return product(shape[:lead]), product(shape[lead:split]), product(shape[split:])
+
+
 def transpose(op: Operation, args: list[Tensor], out: Tensor) -> list[str]:
     (x,) = args
     perm = op.permutation
+    blocks = swapped_blocks(perm, x.shape) if x.ctype == "float" else None
+    if blocks is not None:  # batched 2-D transpose in 8 x 8 register blocks
+        batch, rows, cols = blocks
+        return [f"hy_transpose_batched({batch}, {rows}, {cols}, {x.ptr}, {out.ptr}, {THREADS});"]
     in_strides = contiguous_strides(x.shape)
     idx = [f"i{d}" for d in range(len(out.shape))]
     src = index_expr(idx, [in_strides[p] for p in perm])
