@@ -47,6 +47,12 @@ def _fuse():
     return Fuse
 
 
+def _layout():
+    from hybridize.passes.layout import Layout
+
+    return Layout
+
+
 def _plan():
     from hybridize.passes.plan import Plan
 
@@ -64,6 +70,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "cse": _cse,
     "dce": _dce,
     "fuse": _fuse,
+    "layout": _layout,
     "plan": _plan,
     "schedule": _schedule,
 }
@@ -83,7 +90,7 @@ DESCRIPTIONS = {
 }
 """One-line descriptions of the passes whose classes have no docstring."""
 
-DEFAULT_PIPELINE = "canonicalize,cse,fuse,plan"
+DEFAULT_PIPELINE = "canonicalize,cse,layout,fuse,plan"
 
 ENTRY_POINT_GROUP = "hybridize.passes"
 """Packages add passes with an entry point in this group, named as the pass:

@@ -105,18 +105,29 @@ def _users(v: SSAValue) -> list[Operation]:
     return [u.operation for u in v.uses]
 
 
+def _feeds_on_anchor(p: Operation, policy: Policy, depth: int = 8) -> bool:
+    """Whether loop op `p` is the only reader of an anchor's result, directly or
+    through a chain of loop ops each read only by the next (conv -> add -> relu)."""
+    for v in p.operands:
+        a = v.owner
+        if not isinstance(a, Operation) or not all(u.operation is p for u in v.uses):
+            continue
+        if kind_of(a) == Kind.ANCHOR and policy.target.member(a) is None:
+            return True
+        if depth > 0 and is_loop_op(a) and _feeds_on_anchor(a, policy, depth - 1):
+            return True
+    return False
+
+
 def _keeps_epilogue(p: Operation, members: list[Operation], policy: Policy) -> bool:
     """Epilogues first: a group that cannot take an anchor (it reduces or
     reshapes) leaves alone a loop op that is the only reader of an anchor's
-    result, so the op runs in the anchor's kernel (in registers) instead."""
+    result, or the end of a chain of such ops, so they run in the anchor's
+    kernel (in registers) instead (the layout pass's last transpose after a
+    conv + add + relu)."""
     if all(is_loop_op(m) for m in members) or not is_loop_op(p):
         return False
-    for v in p.operands:
-        a = v.owner
-        if isinstance(a, Operation) and kind_of(a) == Kind.ANCHOR and policy.target.member(a) is None:
-            if all(u.operation is p for u in v.uses):
-                return True
-    return False
+    return _feeds_on_anchor(p, policy)
 
 
 def plan_groups(block: Block, policy: Policy) -> list[tuple[list[Operation], Operation]]:

@@ -30,11 +30,11 @@ EPILOGUES = {
 }
 
 
-def compare(model, inputs, c_cache, threads=(1, 2), rtol=2e-5, atol=2e-5):
+def compare(model, inputs, c_cache, threads=(1, 2), rtol=2e-5, atol=2e-5, pipeline=hybridize.DEFAULT_PIPELINE):
     """C at each thread count against the NumPy backend and eager PyTorch."""
     import torch
 
-    module = hybridize.optimize(hybridize.trace(model, *inputs))
+    module = hybridize.optimize(hybridize.trace(model, *inputs), pipeline)
     xs = [x.numpy() for x in inputs]
     reference = hybridize.build(module, "numpy")(*xs)
     reference = reference if isinstance(reference, tuple) else (reference,)
@@ -133,8 +133,13 @@ CONVS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("epilogue", ["none", "relu", "relu6", "residual", "sigmoid-mul"])
-def test_conv_shapes_and_epilogues(epilogue, c_cache):
+@pytest.mark.parametrize(
+    "epilogue, layout",
+    [(e, True) for e in ("none", "relu", "relu6", "residual", "sigmoid-mul")] + [("relu", False), ("residual", False)],
+)
+def test_conv_shapes_and_epilogues(epilogue, layout, c_cache):
+    """Every conv family on both layouts: channels-last after the layout pass
+    (the default pipeline), and NCHW without it."""
     import torch
 
     torch.manual_seed(0)
@@ -156,7 +161,10 @@ def test_conv_shapes_and_epilogues(epilogue, c_cache):
             return tuple(outs)
 
     inputs = [torch.randn(2 if i % 4 == 0 else 1, ci, n, n) for i, (ci, co, k, s, p, d, g, n) in enumerate(CONVS)]
-    compare(Net().eval(), inputs, c_cache)
+    pipeline = hybridize.DEFAULT_PIPELINE if layout else hybridize.DEFAULT_PIPELINE.replace("layout,", "")
+    module = compare(Net().eval(), inputs, c_cache, pipeline=pipeline)
+    names = {op.name for op in module.walk()}
+    assert ("hy.conv2d_nhwc" in names) == layout
 
 
 def test_conv_dynamic_batch(c_cache):
@@ -309,7 +317,8 @@ def test_kernels_built_for_older_cpus(march, c_cache):
     with building_for(march) as t:
         assert t.isa == {"haswell": "avx2", "x86-64": "generic"}[march] and t.key != native.key
         test_linear_ragged_shapes_and_epilogues("residual", c_cache)
-        test_conv_shapes_and_epilogues("relu6", c_cache)
+        test_conv_shapes_and_epilogues("relu6", True, c_cache)
+        test_conv_shapes_and_epilogues("residual", False, c_cache)
         test_matmul_batched_broadcast_and_transposed(c_cache)
     assert target().march == "native"
 
@@ -364,3 +373,86 @@ def test_attention_on_the_library(c_cache):
               torch.randn(2, 1, 37, 41), torch.rand(1, 4, 37, 41) > 0.3]  # fmt: skip
     module = compare(Net().eval(), inputs, c_cache)
     assert hybridize.backends.generate_source(module, "c").count("hy_attention(") == 4
+
+
+CHANNELS_LAST = """
+func.func @forward(%x: tensor<2x7x6x4xf64>, %w: tensor<6x2x3x3xf64>, %v: tensor<4x4x2x2xf32>, %y: tensor<1x5x5x4xf32>,
+                   %z: tensor<2x7x6x0xf32>)
+    -> (tensor<2x7x3x6xf64>, tensor<2x4x4x4xf64>, tensor<2x4x4x4xf64>, tensor<1x4x4x4xf32>, tensor<2x7x6x3xf32>) {
+  %b = hy.constant dense<0.5> : tensor<6xf64>
+  %e = hy.constant dense<0.5> : tensor<3x0x1x1xf32>
+  %0 = hy.conv2d_nhwc %x, %w, %b stride [1, 2] padding [1, 1] groups 2 : (tensor<2x7x6x4xf64>, tensor<6x2x3x3xf64>, tensor<6xf64>) -> tensor<2x7x3x6xf64>
+  %1 = hy.max_pool2d_nhwc %x kernel [3, 3] stride [2, 2] padding [1, 1] : tensor<2x7x6x4xf64> -> tensor<2x4x4x4xf64>
+  %2 = hy.avg_pool2d_nhwc %x kernel [3, 3] stride [2, 2] padding [1, 1] count_include_pad : tensor<2x7x6x4xf64> -> tensor<2x4x4x4xf64>
+  %3 = hy.conv2d_nhwc %y, %v stride [1, 1] padding [0, 0] : (tensor<1x5x5x4xf32>, tensor<4x4x2x2xf32>) -> tensor<1x4x4x4xf32>
+  %4 = hy.conv2d_nhwc %z, %e stride [1, 1] padding [0, 0] : (tensor<2x7x6x0xf32>, tensor<3x0x1x1xf32>) -> tensor<2x7x6x3xf32>
+  %5 = hy.relu %3 : tensor<1x4x4x4xf32>
+  func.return %0, %1, %2, %5, %4 : tensor<2x7x3x6xf64>, tensor<2x4x4x4xf64>, tensor<2x4x4x4xf64>, tensor<1x4x4x4xf32>, tensor<2x7x6x3xf32>
+}"""
+
+
+@pytest.mark.parametrize("pipeline", ["", "fuse,plan"])
+def test_channels_last_ops_beyond_the_library(pipeline, c_cache):
+    """Channels-last ops the layout pass never makes (float64, weights computed
+    at run time, no input channels; written by hand or drawn by the fuzzer) run
+    on generic loops, as NumPy computes them (NaN wins a max)."""
+    module = hybridize.parse_module(CHANNELS_LAST)
+    module = hybridize.optimize(module, pipeline) if pipeline else module
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 7, 6, 4))
+    x[0, 0, 0, 0] = np.nan
+    args = [x, rng.standard_normal((6, 2, 3, 3)), rng.standard_normal((4, 4, 2, 2)).astype(np.float32),
+            rng.standard_normal((1, 5, 5, 4)).astype(np.float32), np.zeros((2, 7, 6, 0), np.float32)]
+    reference = hybridize.build(module, "numpy")(*args)
+    for threads in (1, 2):
+        got = hybridize.build(module, "c", threads=threads, cache_dir=c_cache, progress=False)(*args)
+        for r, g in zip(reference, got, strict=True):
+            np.testing.assert_allclose(g, r, rtol=1e-6, atol=1e-6)
+
+
+# (channels, kernel, stride, padding, dilation, size): the register-resident 3x3 and 5x5 tiles, the
+# general tile (7x7, dilation), a ragged last channel vector (20, 37), fewer channels than a vector
+DEPTHWISE_NHWC = [(32, 3, 1, 1, 1, 15), (20, 3, 2, 1, 1, 14), (48, 5, 1, 2, 1, 11), (37, 5, 2, 2, 1, 13),
+                  (16, 7, 1, 3, 1, 9), (17, 3, 1, 2, 2, 10), (5, 3, 1, 1, 1, 6), (64, 3, 1, 0, 1, 3)]
+# (channels, kind, kernel, stride, padding, ceil_mode, count_include_pad)
+POOLS_NHWC = [(32, "max", 3, 2, 1, False, True), (20, "max", 2, 2, 0, True, True), (37, "avg", 3, 1, 1, False, False),
+              (48, "avg", 3, 2, 1, True, True), (24, "avg", 2, 2, 0, False, True), (5, "max", 3, 1, 1, False, True)]
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_channels_last_depthwise_and_pools(batch, c_cache):
+    """The channels-last depthwise and pooling kernels (nhwc.c) for every tile
+    kind, ragged channel vectors, row ends that fall outside the input, a NaN
+    that a max pool must keep, with a fused activation, at 1 and 2 threads."""
+    import torch
+
+    torch.manual_seed(0)
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dw = nn.ModuleList(nn.Conv2d(c, c, k, s, p, d, groups=c) for c, k, s, p, d, _ in DEPTHWISE_NHWC)
+            self.pools = nn.ModuleList(
+                nn.MaxPool2d(k, s, p, ceil_mode=cm) if kind == "max"
+                else nn.AvgPool2d(k, s, p, ceil_mode=cm, count_include_pad=inc)
+                for _, kind, k, s, p, cm, inc in POOLS_NHWC)  # fmt: skip
+            # a 1x1 conv ahead of each pool makes the pool channels-last
+            self.mix = nn.ModuleList(nn.Conv2d(c, c, 1) for c, *_ in POOLS_NHWC)
+
+        def forward(self, *xs):
+            n = len(self.dw)
+            outs = [torch.relu(conv(x)) if i % 2 else nn.functional.relu6(conv(x)) for i, (conv, x) in
+                    enumerate(zip(self.dw, xs[:n]))]  # fmt: skip
+            outs += [pool(mix(x)) for pool, mix, x in zip(self.pools, self.mix, xs[n:])]
+            return tuple(outs)
+
+    inputs = [torch.randn(batch, c, n, n) for c, *_, n in DEPTHWISE_NHWC]
+    inputs += [torch.randn(batch, c, 12 + i, 11 + i) for i, (c, *_) in enumerate(POOLS_NHWC)]
+    for i, (_, kind, *_) in enumerate(POOLS_NHWC):
+        if kind == "max":
+            inputs[len(DEPTHWISE_NHWC) + i][0, 0, 5, 4 + i] = float("nan")
+    module = compare(Net().eval(), inputs, c_cache)
+    names = [op.name for op in module.walk()]
+    assert names.count("hy.conv2d_nhwc") == len(DEPTHWISE_NHWC) + len(POOLS_NHWC)
+    assert names.count("hy.max_pool2d_nhwc") + names.count("hy.avg_pool2d_nhwc") == len(POOLS_NHWC)

@@ -197,7 +197,7 @@ def test_producer_read_by_an_anchor_joins_its_producers_epilogue_not_a_copy(c_ca
     module = hybridize.trace(Blocks().eval(), torch.randn(1, 8, 6, 6))
     fused = hybridize.optimize(module.clone())
     groups = [[o.name for o in op.body.block.ops][:-1] for op in forward_func(fused).body.block.ops if op.name == "hy.fused"]
-    assert groups == [["hy.conv2d", "hy.add", "hy.relu"]] * 2
+    assert groups == [["hy.conv2d_nhwc", "hy.add", "hy.relu"]] * 2  # channels-last after the layout pass
     assert check_fused(module, c_cache) == {"c": 2, "numpy": 2}
 
 

@@ -13,7 +13,7 @@ from hybridize.ir import ARENA, BUF, print_module
 from hybridize.ir import elementwise as E
 from hybridize.ir.linalg import LinearOp, MatmulOp
 from hybridize.ir.module import forward_func
-from hybridize.ir.nn import Conv2dOp, LayerNormOp, SoftmaxOp
+from hybridize.ir.nn import AdaptiveAvgPool2dOp, AvgPool2dOp, Conv2dOp, LayerNormOp, MaxPool2dOp, SoftmaxOp
 from hybridize.ir.reduce import ReduceSumOp
 from hybridize.ir.shape import BroadcastOp, ReshapeOp, TransposeOp
 from hybridize.passes import run_pipeline
@@ -21,7 +21,7 @@ from hybridize.testing import check_pass, graphs
 
 
 @pytest.mark.parametrize("pipeline", ["canonicalize", "cse,dce", "fuse", "fuse,plan", "canonicalize,cse,fuse,plan",
-                                      "plan{inplace=false}"])
+                                      "plan{inplace=false}", "layout", "layout{pools=false},fuse"])
 def test_passes_keep_results_numpy(pipeline, tmp_path):
     check_pass(pipeline, graphs(max_ops=8), backends=("numpy",), max_examples=20, reproducer_dir=tmp_path)
 
@@ -38,6 +38,17 @@ def test_fuse_and_plan_keep_results_on_fusion_patterns(tmp_path):
 def test_c_backend_agrees_after_the_default_pipeline(c_cache, tmp_path):
     check_pass("canonicalize,cse,fuse,plan", graphs(max_ops=8), backends=("c",), c_examples=8,
                cache_dir=c_cache, reproducer_dir=tmp_path)
+
+
+LAYOUT_OPS = [Conv2dOp, MaxPool2dOp, AvgPool2dOp, AdaptiveAvgPool2dOp, E.AddOp, E.MulOp, E.ReluOp, E.ClampOp,
+              E.SigmoidOp, BroadcastOp, ReshapeOp, TransposeOp]
+
+
+def test_layout_keeps_results_on_conv_graphs(c_cache, tmp_path):
+    """Channels-last convs and pools, with transposes sunk through elementwise
+    ops and cancelled, on the NumPy reference and the C backend."""
+    check_pass("canonicalize,cse,layout,fuse,plan", graphs(ops=LAYOUT_OPS, min_ops=3, max_ops=7, dtypes=["float32"]),
+               backends=("numpy", "c"), max_examples=25, c_examples=8, cache_dir=c_cache, reproducer_dir=tmp_path)
 
 
 @settings(max_examples=60)

@@ -9,6 +9,9 @@
 // CHECK:      {{^}}fuse{{$}}
 // CHECK-NEXT:     {{[A-Z].*}}
 // CHECK:          max-ops: int = 16    The largest number of ops in one fused region.
+// CHECK:      {{^}}layout{{$}}
+// CHECK-NEXT:     Channels-last convolutions and pools, with the transposes between
+// CHECK-NEXT:     pools: bool = true
 // CHECK:      {{^}}plan{{$}}
 // CHECK-NEXT:     Place every intermediate of `@forward` in one arena.
 // CHECK-NEXT:     alignment: int = 64

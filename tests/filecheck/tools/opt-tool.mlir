@@ -8,7 +8,7 @@
 // C-NOT:  x.mlir
 // PY:     def forward(x0, x1):
 // PY:     np.matmul(x0, x1.T, out=y0)
-// PASS:   opt-tool: error: unknown pass 'nosuch' (registered passes: canonicalize, cse, dce, fuse, plan, schedule)
+// PASS:   opt-tool: error: unknown pass 'nosuch' (registered passes: canonicalize, cse, dce, fuse, layout, plan, schedule)
 // PASS-NOT: Traceback
 // SYNTAX: syntax-error.mlir:3:1: error: Expected '>'
 // SYNTAX-NOT: Traceback
