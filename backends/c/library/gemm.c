@@ -44,6 +44,9 @@
 #ifndef HY_NC
 #define HY_NC (NR * 32)
 #endif
+#ifndef GEMM_A_IN_PLACE_PANELS
+#define GEMM_A_IN_PLACE_PANELS 3 /* B panels up to which A with contiguous rows is not packed (gemm_part) */
+#endif
 #ifndef GEMM_A_AHEAD
 #define GEMM_A_AHEAD 2 /* tiles ahead a pre-packed A panel is prefetched */
 #endif
@@ -315,7 +318,9 @@ static inline __attribute__((always_inline)) void store_tile(const int mr, vf ac
                 }
                 if (last) {
                     if (e->bias_i) x += e->bias_i[i];
-                    if (e->bias_j) {
+                    if (e->bias_j && n == VL) {
+                        x += *(const vfu *)(e->bias_j + v * VL);
+                    } else if (e->bias_j) {
                         for (int j = 0; j < VL; ++j) buf[j] = j < n ? e->bias_j[v * VL + j] : 0;
                         x += *(const vf *)buf;
                     }
@@ -350,14 +355,14 @@ static inline __attribute__((always_inline)) void store_tile(const int mr, vf ac
         }
 }
 
-/* tile (mr x nr of MR x NR) = A panel * B panel over kc; C (+)= tile.
+/* tile (mr x nr of MR x NR; nv vectors of each row) = A panel * B panel over kc; C (+)= tile.
  * Small tiles split k over several accumulator sets so enough FMAs are in
  * flight to hide their latency. */
-static inline __attribute__((always_inline)) void ukernel(const int mr, long kc, const float *restrict a,
-                                                          const float *restrict b, long ldb, float *restrict c, long rs,
-                                                          long cs, long nr, int first, int last,
-                                                          const tile_epilogue *e, const float *pf, long pf_lines,
-                                                          const float *a_next)
+static inline __attribute__((always_inline)) void ukernel(const int mr, const int nv, const int a_rows, long lda, long kc,
+                                                          const float *restrict a, const float *restrict b, long ldb,
+                                                          float *restrict c, long rs, long cs, long nr, int first,
+                                                          int last, const tile_epilogue *e, const float *pf,
+                                                          long pf_lines, const float *a_next)
 {
     /* the tile's rows arrive while a long k loop runs; under a short one (a 1x1 conv of 16 -> 96
      * channels, k 16) the prefetches only queue behind the stores: 1118 -> 921 us without them */
@@ -367,7 +372,9 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
             __builtin_prefetch(c + i * rs, 1);
             __builtin_prefetch(c + i * rs + NR - 1, 1);
         }
-    const int u_sets = mr * NV >= 8 ? 1 : (mr * NV >= 4 ? 2 : 4);
+    /* A(i, k): a packed panel is K-major (MR floats per k); A read in place is row-major at lda */
+#define A_AT(i, kk) (a_rows ? a[(i) * lda + (kk)] : a[(kk) * MR + (i)])
+    const int u_sets = mr * nv >= 8 ? 1 : (mr * nv >= 4 ? 2 : 4);
     vf acc[U_MAX][MR][NV];
     zero_sets(acc, u_sets, mr);
     long k = 0, line = 0;
@@ -383,39 +390,51 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, long kc,
 #pragma GCC unroll 4
         for (int u = 0; u < u_sets; ++u) {
             const float *bk = b + (k + u) * ldb;
-            const float *ak = a + (k + u) * MR;
             vf bv[NV];
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) bv[v] = *(const vfu *)(bk + v * VL);
+            for (int v = 0; v < nv; ++v) bv[v] = *(const vfu *)(bk + v * VL);
 #pragma GCC unroll 16
             for (int i = 0; i < mr; ++i) {
-                const float av = ak[i];
+                const float av = A_AT(i, k + u);
 #pragma GCC unroll 4
-                for (int v = 0; v < NV; ++v) acc[u][i][v] += bv[v] * av;
+                for (int v = 0; v < nv; ++v) acc[u][i][v] += bv[v] * av;
             }
         }
     }
     for (; k < kc; ++k) {
         const float *bk = b + k * ldb;
-        const float *ak = a + k * MR;
 #pragma GCC unroll 16
         for (int i = 0; i < mr; ++i)
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[0][i][v] += *(const vfu *)(bk + v * VL) * ak[i];
+            for (int v = 0; v < nv; ++v) acc[0][i][v] += *(const vfu *)(bk + v * VL) * A_AT(i, k);
     }
+#undef A_AT
     fold_sets(acc, u_sets, mr);
 
     store_tile(mr, acc[0], c, rs, cs, nr, first, last, e);
 }
 
-#define HY_UK_CASE(M)                                                          \
-    case M:                                                                    \
-        ukernel(M < MR ? M : MR, kc, a, b, ldb, c, rs, cs, nr, first, last, e, pf, pf_lines, a_next); \
+/* A tile of at most one vector's columns (N <= VL, or a ragged last panel) runs on one vector
+ * per row (the other accumulators stay zero): a 1x1 conv of 32 -> 16 channels over 112x112
+ * pixels did twice the FMAs on the full 12 x 32 tile */
+#define HY_UK_CALL(M, NVV, ROWS, LDA) \
+    ukernel(M < MR ? M : MR, NVV, ROWS, LDA, kc, a, b, ldb, c, rs, cs, nr, first, last, e, pf, pf_lines, a_next)
+#define HY_UK_CASE(M)                                                                         \
+    case M:                                                                                   \
+        if (NV > 1 && nr <= VL) {                                                             \
+            if (lda) HY_UK_CALL(M, 1, 1, lda);                                                \
+            else HY_UK_CALL(M, 1, 0, 0);                                                      \
+        } else if (lda) {                                                                     \
+            HY_UK_CALL(M, NV, 1, lda);                                                        \
+        } else {                                                                              \
+            HY_UK_CALL(M, NV, 0, 0);                                                          \
+        }                                                                                     \
         break;
 
-static void ukernel_mr(long mr, long kc, const float *a, const float *b, long ldb, float *c, long rs, long cs, long nr,
-                       int first, int last, const tile_epilogue *e, const float *pf, long pf_lines,
-                       const float *a_next)
+/* The micro-kernel for mr rows; A is a packed panel (lda 0) or rows of A read in place at lda. */
+static void ukernel_mr(long mr, long lda, long kc, const float *a, const float *b, long ldb, float *c, long rs,
+                       long cs, long nr, int first, int last, const tile_epilogue *e, const float *pf,
+                       long pf_lines, const float *a_next)
 {
     switch (mr) {
         HY_UK_CASE(1)
@@ -459,6 +478,8 @@ static inline __attribute__((always_inline)) void gemv_tile(const int mr, long k
                                                             const float *restrict b, float *restrict c, long rs,
                                                             long cs, long nr, const tile_epilogue *e)
 {
+    /* A(i, k): a packed panel is K-major (MR floats per k); A read in place is row-major at lda */
+#define A_AT(i, kk) (a_rows ? a[(i) * lda + (kk)] : a[(kk) * MR + (i)])
     const int u_sets = mr * NV >= 8 ? 1 : (mr * NV >= 4 ? 2 : 4);
     vf acc[U_MAX][MR][NV];
     zero_sets(acc, u_sets, mr);
@@ -590,9 +611,16 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
      * the micro-kernel loads row k of a panel from B itself, so the input is not copied
      * (144 -> 24 channels over 56x56: the copy was 1.8 MB per call) */
     const int b_in_place = pack_b_needed && g->b->kind == HY_STRIDED && g->b->cs == 1 && g->b->rs >= NR;
+    /* A with contiguous rows (activations times pre-packed weights: a linear layer, a channels-last
+     * 1x1 conv) is read in place too: the micro-kernel broadcasts A(i, k) from row i, so A is never
+     * copied into panels (the copy did not pay where B has few panels: a 1x1 conv of 32 -> 16
+     * channels over 112x112 pixels ran 675 us with it). Packing pays where many B panels reuse the
+     * packed A: 1024^3 runs ~15% faster packed, so A is read in place only for a few panels. */
+    const int a_in_place = pack_a_needed && !pack_b_needed && g->a->kind == HY_STRIDED && g->a->cs == 1 &&
+                           j_hi - j_lo <= GEMM_A_IN_PLACE_PANELS * NR;
     float *ws = NULL, *wa = NULL, *wb = NULL;
-    if (pack_a_needed || pack_b_needed) {
-        const size_t na = pack_a_needed ? (size_t)(HY_MC + MR) * kc_max : 0;
+    if ((pack_a_needed && !a_in_place) || pack_b_needed) {
+        const size_t na = pack_a_needed && !a_in_place ? (size_t)(HY_MC + MR) * kc_max : 0;
         const size_t nb = pack_b_needed ? (size_t)(HY_NC + NR) * kc_max : 0;
         ws = workspace(na + nb);
         if (!ws) return HY_ERR_NOMEM;
@@ -622,8 +650,12 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
             for (long ic = i_lo; ic < i_hi; ic += HY_MC) {
                 const long mc = min_l(HY_MC, i_hi - ic);
                 const float *pa;
-                long pa_stride;
-                if (pack_a_needed) {
+                long pa_stride, lda = 0;
+                if (a_in_place) {
+                    pa = g->a->ptr + bt * g->a->batch_stride + ic * g->a->rs + pc;
+                    pa_stride = MR * g->a->rs;
+                    lda = g->a->rs;
+                } else if (pack_a_needed) {
                     pack_a(g->a, bt, ic, mc, pc, kc, wa);
                     pa = wa;
                     pa_stride = kc * MR;
@@ -662,8 +694,8 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
                                 pf_on = 1;
                             }
                         }
-                        const float *a_next = ir + MR < mc ? pa + (ir / MR + 1) * pa_stride : NULL;
-                        ukernel_mr(mr, kc, pa + (ir / MR) * pa_stride, bp, ldb, ct, rs, cs, nr, first, last, &te,
+                        const float *a_next = ir + MR < mc && !lda ? pa + (ir / MR + 1) * pa_stride : NULL;
+                        ukernel_mr(mr, lda, kc, pa + (ir / MR) * pa_stride, bp, ldb, ct, rs, cs, nr, first, last, &te,
                                    pf_on ? next : bp, lines, a_next);
                         if (last) finish_tile(g, bt, i0, j0, mr, nr, ct);
                     }
