@@ -456,3 +456,35 @@ def test_channels_last_depthwise_and_pools(batch, c_cache):
     names = [op.name for op in module.walk()]
     assert names.count("hy.conv2d_nhwc") == len(DEPTHWISE_NHWC) + len(POOLS_NHWC)
     assert names.count("hy.max_pool2d_nhwc") + names.count("hy.avg_pool2d_nhwc") == len(POOLS_NHWC)
+
+
+# (shape, perm): batched 2-D transposes (hy_transpose_batched): the three rows of an RGB image
+# (8-pixel interleave and its tail), fewer than 8 rows, 8 x 8 blocks with ragged edges, a batch
+TRANSPOSES = [((1, 3, 7, 9), (0, 2, 3, 1)), ((2, 3, 5, 8), (0, 2, 3, 1)), ((1, 5, 3, 3), (0, 2, 3, 1)),
+              ((2, 6, 5, 20), (0, 3, 1, 2)), ((1, 17, 3, 11), (0, 3, 1, 2)), ((3, 8, 16), (0, 2, 1)),
+              ((40, 1), (1, 0)), ((1, 1, 2, 3), (0, 2, 3, 1))]
+
+
+def test_batched_transposes_ragged_shapes(c_cache):
+    """Every path of the batched float transpose against NumPy, 1 and 2 threads."""
+    from hybridize.ir.types import format_shape
+
+    def ty(shape):
+        return f"tensor<{format_shape(shape)}xf32>"
+
+    outs = [tuple(s[p] for p in perm) for s, perm in TRANSPOSES]
+    lines = [f"func.func @forward({', '.join(f'%x{i}: {ty(s)}' for i, (s, _) in enumerate(TRANSPOSES))})"
+             f" -> ({', '.join(ty(o) for o in outs)}) {{"]
+    for i, ((s, perm), o) in enumerate(zip(TRANSPOSES, outs)):
+        lines.append(f"  %y{i} = hy.transpose %x{i} perm [{', '.join(map(str, perm))}] : {ty(s)} -> {ty(o)}")
+    lines.append(f"  func.return {', '.join(f'%y{i}' for i in range(len(outs)))} : {', '.join(ty(o) for o in outs)}")
+    lines.append("}")
+    module = hybridize.parse_module("\n".join(lines))
+    source = hybridize.backends.generate_source(module, "c")
+    assert source.count("hy_transpose_batched(") == len(TRANSPOSES)
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal(s).astype(np.float32) for s, _ in TRANSPOSES]
+    for threads in (1, 2):
+        got = hybridize.build(module, "c", threads=threads, cache_dir=c_cache, progress=False)(*args)
+        for g, x, (_, perm) in zip(got, args, TRANSPOSES, strict=True):
+            np.testing.assert_array_equal(g, x.transpose(perm))

@@ -1,8 +1,9 @@
 /* Batched 2-D transposes of float matrices, y[b][j][i] = x[b][i][j]: the
  * layout pass's boundary transposes (NCHW <-> NHWC are [C][HW] <-> [HW][C]
  * per image). 8 x 8 blocks go through a register transpose, so both sides
- * move whole 32-byte runs; the ragged edges go element by element. Threads
- * split the blocks of rows. */
+ * move whole 32-byte runs; the ragged edges go element by element, column by
+ * column, and three rows (an RGB image going channels-last) are interleaved
+ * 8 pixels at a time. Threads split the blocks of rows. */
 #include "hy_act.h"
 #include "hy_kernels.h"
 #include "hy_transpose.h"
@@ -21,8 +22,34 @@ static void transpose_rows(const float *x, float *y, long rows, long cols, long 
         for (; j < cols; ++j)
             for (int u = 0; u < 8; ++u) y[j * rows + i + u] = x[(i + u) * cols + j];
     }
-    for (; i < i1; ++i)
-        for (long j = 0; j < cols; ++j) y[j * rows + i] = x[i * cols + j];
+    if (i == i1) return;
+    /* the last few rows (all of a 3-channel image): column by column, so y is written in order */
+    const long n = i1 - i;
+    if (n == 3) { /* RGB: three input streams, one output stream */
+        const float *x0 = x + i * cols, *x1 = x0 + cols, *x2 = x1 + cols;
+        long j = 0;
+#if defined(__AVX__) /* (GCC's split of these shuffles into SSE is slower than the scalar loop) */
+        if (rows == 3) /* 8 pixels: three 8-float rows in, 24 interleaved floats out */
+            for (; j + 8 <= cols; j += 8) {
+                const v8f a = *(const v8fu *)(x0 + j), b = *(const v8fu *)(x1 + j), c = *(const v8fu *)(x2 + j);
+                float *yj = y + j * 3;
+                const v8f t0 = HY_SHUF(a, b, 0, 8, 0, 1, 9, 0, 2, 10), t1 = HY_SHUF(a, b, 0, 3, 11, 0, 4, 12, 0, 5),
+                          t2 = HY_SHUF(a, b, 13, 0, 6, 14, 0, 7, 15, 0);
+                *(v8fu *)yj = HY_SHUF(t0, c, 0, 1, 8, 3, 4, 9, 6, 7);
+                *(v8fu *)(yj + 8) = HY_SHUF(t1, c, 10, 1, 2, 11, 4, 5, 12, 7);
+                *(v8fu *)(yj + 16) = HY_SHUF(t2, c, 0, 13, 2, 3, 14, 5, 6, 15);
+            }
+#endif
+        for (; j < cols; ++j) {
+            float *yj = y + j * rows + i;
+            yj[0] = x0[j];
+            yj[1] = x1[j];
+            yj[2] = x2[j];
+        }
+        return;
+    }
+    for (long j = 0; j < cols; ++j)
+        for (long u = 0; u < n; ++u) y[j * rows + i + u] = x[(i + u) * cols + j];
 }
 
 void hy_transpose_batched(long batch, long rows, long cols, const float *x, float *y, int threads)
