@@ -29,6 +29,7 @@ in a spec is executed or imported beyond that allow-list.
 
 from __future__ import annotations
 
+import functools
 import json
 import keyword
 import warnings
@@ -129,30 +130,34 @@ def flatten(spec, value, where: str = "input") -> list:
 
 def unflatten(spec, values: list):
     """`values` (the tensors, in order) put back into the structure."""
-    it = iter(values)
-
-    def build(s):
-        if s == "*":
-            return next(it)
-        if "const" in s:
-            return s["const"]
-        if "tuple" in s:
-            return tuple(build(k) for k in s["tuple"])
-        if "list" in s:
-            return [build(k) for k in s["list"]]
-        if "dict" in s:
-            return {k: build(v) for k, v in s["dict"]}
-        items = [build(k) for k in s["items"]]
-        if "namedtuple" in s:
-            return _namedtuple(s["namedtuple"], s["fields"])(*items)
-        cls = resolve_class(s["class"])
-        data = dict(zip(s["keys"], items))
-        return data if cls is None else cls(**data)
-
-    return build(spec)
+    return _build(spec, iter(values))
 
 
-def _namedtuple(name: str, fields: list) -> type:
+def _build(s, it):
+    # a module-level function, not a closure over itself: a self-referencing closure is a cycle
+    # that keeps the last call's outputs alive until the collector runs (so the C runner could
+    # not recycle their buffers)
+    if s == "*":
+        return next(it)
+    if "const" in s:
+        return s["const"]
+    if "tuple" in s:
+        return tuple(_build(k, it) for k in s["tuple"])
+    if "list" in s:
+        return [_build(k, it) for k in s["list"]]
+    if "dict" in s:
+        return {k: _build(v, it) for k, v in s["dict"]}
+    items = [_build(k, it) for k in s["items"]]
+    if "namedtuple" in s:
+        return _namedtuple(str(s["namedtuple"]), tuple(map(str, s["fields"])))(*items)
+    cls = resolve_class(s["class"])
+    data = dict(zip(s["keys"], items))
+    return data if cls is None else cls(**data)
+
+
+@functools.lru_cache(maxsize=64)
+def _namedtuple(name: str, fields: tuple) -> type:
+    """One class per (name, fields), not one per call."""
     def ident(n) -> str:
         n = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in str(n)) or "_"
         if n[0].isdigit() or keyword.iskeyword(n):
