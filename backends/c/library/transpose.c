@@ -8,6 +8,16 @@
 #include "hy_kernels.h"
 #include "hy_transpose.h"
 
+/* Rows [i, i+n) from column j on, column by column. Not inlined: with the shapes constant (a
+ * standalone export compiles a model's calls with the library) GCC's loop analysis reports
+ * overflow in iterations the bounds never reach (-Waggressive-loop-optimizations). */
+static __attribute__((noinline)) void transpose_tail(const float *x, float *y, long rows, long cols, long i, long n,
+                                                     long j)
+{
+    for (; j < cols; ++j)
+        for (long u = 0; u < n; ++u) y[j * rows + i + u] = x[(i + u) * cols + j];
+}
+
 static void transpose_rows(const float *x, float *y, long rows, long cols, long i0, long i1)
 {
     long i = i0;
@@ -23,33 +33,24 @@ static void transpose_rows(const float *x, float *y, long rows, long cols, long 
             for (int u = 0; u < 8; ++u) y[j * rows + i + u] = x[(i + u) * cols + j];
     }
     if (i == i1) return;
-    /* the last few rows (all of a 3-channel image): column by column, so y is written in order */
+    /* the last few rows (all of a small-channel image): column by column, so y is written in order */
     const long n = i1 - i;
-    if (n == 3) { /* RGB: three input streams, one output stream */
-        const float *x0 = x + i * cols, *x1 = x0 + cols, *x2 = x1 + cols;
-        long j = 0;
+    long j = 0;
 #if defined(__AVX__) /* (GCC's split of these shuffles into SSE is slower than the scalar loop) */
-        if (rows == 3) /* 8 pixels: three 8-float rows in, 24 interleaved floats out */
-            for (; j + 8 <= cols; j += 8) {
-                const v8f a = *(const v8fu *)(x0 + j), b = *(const v8fu *)(x1 + j), c = *(const v8fu *)(x2 + j);
-                float *yj = y + j * 3;
-                const v8f t0 = HY_SHUF(a, b, 0, 8, 0, 1, 9, 0, 2, 10), t1 = HY_SHUF(a, b, 0, 3, 11, 0, 4, 12, 0, 5),
-                          t2 = HY_SHUF(a, b, 13, 0, 6, 14, 0, 7, 15, 0);
-                *(v8fu *)yj = HY_SHUF(t0, c, 0, 1, 8, 3, 4, 9, 6, 7);
-                *(v8fu *)(yj + 8) = HY_SHUF(t1, c, 10, 1, 2, 11, 4, 5, 12, 7);
-                *(v8fu *)(yj + 16) = HY_SHUF(t2, c, 0, 13, 2, 3, 14, 5, 6, 15);
-            }
-#endif
-        for (; j < cols; ++j) {
-            float *yj = y + j * rows + i;
-            yj[0] = x0[j];
-            yj[1] = x1[j];
-            yj[2] = x2[j];
+    if (rows == 3) { /* RGB (i is 0): 8 pixels at a time, three 8-float rows in, 24 interleaved floats out */
+        const float *x0 = x, *x1 = x + cols, *x2 = x + 2 * cols;
+        for (; j + 8 <= cols; j += 8) {
+            const v8f a = *(const v8fu *)(x0 + j), b = *(const v8fu *)(x1 + j), c = *(const v8fu *)(x2 + j);
+            float *yj = y + j * 3;
+            const v8f t0 = HY_SHUF(a, b, 0, 8, 0, 1, 9, 0, 2, 10), t1 = HY_SHUF(a, b, 0, 3, 11, 0, 4, 12, 0, 5),
+                      t2 = HY_SHUF(a, b, 13, 0, 6, 14, 0, 7, 15, 0);
+            *(v8fu *)yj = HY_SHUF(t0, c, 0, 1, 8, 3, 4, 9, 6, 7);
+            *(v8fu *)(yj + 8) = HY_SHUF(t1, c, 10, 1, 2, 11, 4, 5, 12, 7);
+            *(v8fu *)(yj + 16) = HY_SHUF(t2, c, 0, 13, 2, 3, 14, 5, 6, 15);
         }
-        return;
     }
-    for (long j = 0; j < cols; ++j)
-        for (long u = 0; u < n; ++u) y[j * rows + i + u] = x[(i + u) * cols + j];
+#endif
+    transpose_tail(x, y, rows, cols, i, n, j);
 }
 
 void hy_transpose_batched(long batch, long rows, long cols, const float *x, float *y, int threads)
