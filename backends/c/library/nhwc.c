@@ -312,17 +312,40 @@ static void nhwc_dw_rows(const hy_depthwise_nhwc_call *dc, long b, long i0, long
     if (e->tile) e->tile(e->ctx, b, i0 * ow + e->row_base, 0, (i1 - i0) * ow, c, y + i0 * ow * c, c);
 }
 
+/* The rows kernel of a call: output rows [i0, i1) of image b. */
+typedef void (*nhwc_rows_fn)(const void *call, long b, long i0, long i1);
+
 /* Output rows [u0, u1) of the batch (u = b * oh + i), in groups of up to NHWC_RG rows of one image. */
-static void nhwc_dw_units(const hy_depthwise_nhwc_call *dc, long u0, long u1)
+static void nhwc_units(nhwc_rows_fn rows, const void *call, long oh, long u0, long u1)
 {
-    const long oh = dc->geometry.oh;
     for (long u = u0; u < u1;) {
         const long i = u % oh;
         long n = u1 - u < NHWC_RG ? u1 - u : NHWC_RG;
         if (n > oh - i) n = oh - i;
-        nhwc_dw_rows(dc, u / oh, i, i + n);
+        rows(call, u / oh, i, i + n);
         u += n;
     }
+}
+
+/* All batch * oh output rows of a call, split into nt contiguous ranges (one per thread). */
+static void nhwc_run(nhwc_rows_fn rows, const void *call, long batch, long oh, int nt)
+{
+    const long units = batch * oh;
+    if (nt > units) nt = (int)units;
+    if (nt <= 1) {
+        nhwc_units(rows, call, oh, 0, units);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        HY_THREAD_ID(t, tn);
+        nhwc_units(rows, call, oh, units * t / tn, units * (t + 1) / tn);
+    }
+}
+
+static void nhwc_dw_call_rows(const void *call, long b, long i0, long i1)
+{
+    nhwc_dw_rows((const hy_depthwise_nhwc_call *)call, b, i0, i1);
 }
 
 int hy_depthwise2d_nhwc(const hy_depthwise_nhwc_call *dc, int threads)
@@ -335,16 +358,7 @@ int hy_depthwise2d_nhwc(const hy_depthwise_nhwc_call *dc, int threads)
     int nt = threads < 1 ? 1 : threads;
     /* one thread only where the data is small too (see depthwise.c) */
     if ((macs < 2.0 * HY_PARALLEL_MIN_MACS && touched < (double)HY_PARALLEL_MIN_TOUCH) || units < 2) nt = 1;
-    if (nt > units) nt = (int)units;
-    if (nt == 1) {
-        nhwc_dw_units(dc, 0, units);
-        return HY_OK;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-        HY_THREAD_ID(t, tn);
-        nhwc_dw_units(dc, units * t / tn, units * (t + 1) / tn);
-    }
+    nhwc_run(nhwc_dw_call_rows, dc, dc->batch, g->oh, nt);
     return HY_OK;
 }
 
@@ -617,16 +631,9 @@ static void nhwc_pool_rows(const hy_pool_nhwc_call *pc, long b, long i0, long i1
     }
 }
 
-static void nhwc_pool_units(const hy_pool_nhwc_call *pc, long u0, long u1)
+static void nhwc_pool_call_rows(const void *call, long b, long i0, long i1)
 {
-    const long oh = pc->geometry.oh;
-    for (long u = u0; u < u1;) {
-        const long i = u % oh;
-        long n = u1 - u < NHWC_RG ? u1 - u : NHWC_RG;
-        if (n > oh - i) n = oh - i;
-        nhwc_pool_rows(pc, u / oh, i, i + n);
-        u += n;
-    }
+    nhwc_pool_rows((const hy_pool_nhwc_call *)call, b, i0, i1);
 }
 
 int hy_pool2d_nhwc(const hy_pool_nhwc_call *pc, int threads)
@@ -637,15 +644,6 @@ int hy_pool2d_nhwc(const hy_pool_nhwc_call *pc, int threads)
     const double reads = (double)pc->batch * g->c * ((double)g->oh * g->ow * g->kh * g->kw + (double)g->h * g->w);
     int nt = threads < 1 ? 1 : threads;
     if (reads < (double)HY_PARALLEL_MIN_TOUCH || units < 2) nt = 1;
-    if (nt > units) nt = (int)units;
-    if (nt == 1) {
-        nhwc_pool_units(pc, 0, units);
-        return HY_OK;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-        HY_THREAD_ID(t, tn);
-        nhwc_pool_units(pc, units * t / tn, units * (t + 1) / tn);
-    }
+    nhwc_run(nhwc_pool_call_rows, pc, pc->batch, g->oh, nt);
     return HY_OK;
 }
