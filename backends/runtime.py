@@ -2,7 +2,8 @@
 
 It checks every argument against the signature once per call (a wrong shape or
 dtype raises ValueError naming the expected signature), accepts NumPy arrays or
-torch tensors and returns the same kind, and allocates fresh output arrays.
+torch tensors and returns the same kind. The C runner writes each result into
+an output array of an earlier call that nobody holds any more, or a new one.
 """
 
 from __future__ import annotations

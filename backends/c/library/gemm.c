@@ -478,8 +478,6 @@ static inline __attribute__((always_inline)) void gemv_tile(const int mr, long k
                                                             const float *restrict b, float *restrict c, long rs,
                                                             long cs, long nr, const tile_epilogue *e)
 {
-    /* A(i, k): a packed panel is K-major (MR floats per k); A read in place is row-major at lda */
-#define A_AT(i, kk) (a_rows ? a[(i) * lda + (kk)] : a[(kk) * MR + (i)])
     const int u_sets = mr * NV >= 8 ? 1 : (mr * NV >= 4 ? 2 : 4);
     vf acc[U_MAX][MR][NV];
     zero_sets(acc, u_sets, mr);
