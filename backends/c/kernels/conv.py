@@ -22,6 +22,7 @@ from hybridize.backends.c.kernels.gemm import Operand, sgemm_call, transposed_pa
 from hybridize.backends.c.pack import aligned, pack_a, pack_b, pack_conv_weights
 from hybridize.backends.c.loops import Tensor
 from hybridize.backends.dims import product
+from hybridize.ir.nn import to_nchw
 
 # --- nn ops: convolution (an anchor) ---
 # For each output row (b, i) and group, the input rows the kernel reads are
@@ -64,10 +65,12 @@ class ConvGeometry:
 
     @staticmethod
     def of(op: Operation, x: Tensor, w: Tensor, out: Tensor) -> ConvGeometry:
+        """The geometry of a conv2d or conv2d_nhwc (shapes read in the op's layout)."""
         (sh, sw), (ph, pw), (dh, dw) = op.strides, op.paddings, op.dilations
-        c, h, wd = (int(d) for d in x.shape[1:])
+        c, h, wd = (int(d) for d in to_nchw(x.shape, op.NHWC)[1:])
+        oh, ow = (int(d) for d in to_nchw(out.shape, op.NHWC)[2:])
         o, _, kh, kw = (int(d) for d in w.shape)
-        return ConvGeometry(c, h, wd, o, op.group_count, kh, kw, int(out.shape[2]), int(out.shape[3]), sh, sw, ph, pw, dh, dw)
+        return ConvGeometry(c, h, wd, o, op.group_count, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw)
 
     @property
     def pointwise(self) -> bool:
@@ -359,17 +362,7 @@ def _depthwise_call(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, ep
     ]
 
 
-
 # --- channels-last convolution (`hy.conv2d_nhwc`, the layout pass) ---
-
-
-def _nhwc_geometry(op: Operation, x: Tensor, w: Tensor, out: Tensor) -> ConvGeometry:
-    """The geometry of a conv2d_nhwc (input [N, H, W, C], output [N, OH, OW, O])."""
-    (sh, sw), (ph, pw), (dh, dw) = op.strides, op.paddings, op.dilations
-    h, wd, c = (int(d) for d in x.shape[1:])
-    o, _, kh, kw = (int(d) for d in w.shape)
-    oh, ow = int(out.shape[1]), int(out.shape[2])
-    return ConvGeometry(c, h, wd, o, op.group_count, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw)
 
 
 def conv2d_nhwc(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedEpilogue, unit: Unit) -> list[str]:
@@ -381,7 +374,7 @@ def conv2d_nhwc(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedE
     epilogue sees each image as a pixels x channels matrix: split (1, 3)."""
     x, w = args[0], args[1]
     bias = args[2] if len(args) == 3 else None
-    g = _nhwc_geometry(op, x, w, out)
+    g = ConvGeometry.of(op, x, w, out)
     og, cg = g.o // g.groups, g.c // g.groups
     if any(t.ctype != "float" for t in (out, *args)) or w.const is None or cg == 0:
         return _conv_nhwc_loops(g, x, w, bias, out, epilogue)
