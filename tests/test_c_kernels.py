@@ -180,6 +180,73 @@ def test_conv_dynamic_batch(c_cache):
         np.testing.assert_allclose(fast(x), reference(x), rtol=2e-5, atol=2e-5)
 
 
+# a residual: the sum of two branches, one of them materialized, the other's kernel adding it
+RESIDUALS = {
+    "relu": lambda t, y, r: t.relu(y + r),
+    "add": lambda t, y, r: r + y,
+    "clamp": lambda t, y, r: t.clamp(y + r, -0.3, 0.4),
+}
+
+
+@pytest.mark.parametrize("kind", list(RESIDUALS))
+def test_residual_adds_in_registers(kind, c_cache):
+    """relu(conv(x) + shortcut(x)) and linear layers alike: the kernel adds the
+    residual (`hy_epilogue.addend`) and applies the activation after it in
+    registers, with no tile function; ragged tiles, the GEMV path, K blocks,
+    groups, both layouts (NCHW direct convs keep a tile function) and a
+    dynamic batch."""
+    import torch
+
+    torch.manual_seed(0)
+    fn = RESIDUALS[kind]
+    shapes = [(1, 33, 7), (3, 70, 13), (9, 100, 33), (70, 45, 129), (40, 50, 1300)]
+    convs = [  # (in, out, kernel, stride, padding, groups, size)
+        (16, 40, 3, 1, 1, 1, 9),  # direct, a ragged channel panel
+        (16, 64, 3, 2, 1, 1, 11),  # direct, whole panels
+        (32, 70, 1, 1, 0, 1, 12),  # pointwise GEMM
+        (24, 70, 1, 1, 0, 1, 7),  # pointwise, small plane (transposed GEMM on NCHW)
+        (20, 30, 3, 1, 1, 2, 8),  # groups
+    ]
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.ModuleList(torch.nn.Linear(k, n) for m, n, k in shapes)
+            self.b = torch.nn.ModuleList(torch.nn.Linear(k, n, bias=False) for m, n, k in shapes)
+            self.ca = torch.nn.ModuleList(torch.nn.Conv2d(i, o, k, s, p, groups=g) for i, o, k, s, p, g, n in convs)
+            self.cb = torch.nn.ModuleList(torch.nn.Conv2d(i, o, 1, s, groups=g) for i, o, k, s, p, g, n in convs)
+
+        def forward(self, *xs):
+            lin, img = xs[: len(shapes)], xs[len(shapes) :]
+            outs = [fn(torch, a(x), torch.tanh(b(x))) for a, b, x in zip(self.a, self.b, lin)]
+            outs += [fn(torch, a(x), torch.tanh(b(x))) for a, b, x in zip(self.ca, self.cb, img)]
+            return tuple(outs)
+
+    net = Net().eval()
+    inputs = [torch.randn(m, k) for m, n, k in shapes] + [torch.randn(2, i, n, n) for i, o, k, s, p, g, n in convs]
+    for pipeline in (hybridize.DEFAULT_PIPELINE, hybridize.DEFAULT_PIPELINE.replace("layout,", "")):
+        module = compare(net, inputs, c_cache, pipeline=pipeline)
+        source = hybridize.build(module, "c", cache_dir=c_cache, progress=False).source
+        if "layout" in pipeline:  # (NCHW direct convs keep the residual in a tile function)
+            assert "/* epilogue: hy.add" not in source  # every residual went to registers
+
+    # one batch size for all calls of a dynamic-batch build
+    block = torch.nn.Conv2d(8, 24, 3, padding=1).eval()
+    short = torch.nn.Conv2d(8, 24, 1).eval()
+
+    class Block(torch.nn.Module):
+        def forward(self, x):
+            return fn(torch, block(x), short(x))
+
+    module = hybridize.optimize(hybridize.trace(Block(), torch.randn(2, 8, 9, 9), dynamic_batch=True))
+    reference = hybridize.build(module, "numpy")
+    fast = hybridize.build(module, "c", threads=2, cache_dir=c_cache, progress=False)
+    assert "/* epilogue: hy.add" not in fast.source
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, 8, 9, 9)).astype(np.float32)
+        np.testing.assert_allclose(fast(x), reference(x), rtol=2e-5, atol=2e-5)
+
+
 def test_packed_layout():
     """pack_a: out[p, k, lane] = A[p*MR + lane, k]; pack_b: out[p, k, lane] = B[k, p*NR + lane]; zero padded."""
     a = np.arange(5 * 3, dtype=np.float32).reshape(5, 3)

@@ -13,7 +13,7 @@ library does not cover are generated loops that GCC vectorizes.
         {
             const hy_operand ga = { HY_STRIDED, x0, 512, 1, 0, 0 };
             const hy_operand gb = { HY_PACKED, ((const float *)consts[6]), 0, 0, 0, 0 };
-            const hy_epilogue ge = { c1, 0, HY_ACT_RELU, 0, 0, 0, 0, 0 };
+            const hy_epilogue ge = { c1, 0, HY_ACT_RELU, 0, 0, 0, 0, 0, 0 };
             const int rc = hy_sgemm(1, 1, 256, 512, &ga, &gb, y0, 0, 256, 0, &ge, hy_threads);
             if (rc) return rc;
         }

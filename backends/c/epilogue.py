@@ -5,8 +5,10 @@ A `FusedEpilogue` holds those ops, the tensors they read and the anchor's
 output. Kernels use it in one of two ways, with explicit parameters only:
 
 - library GEMM kernels: `activation()` gives a relu/clamp the micro-kernel
-  applies in registers; otherwise `tile_function(unit, split)` emits a static
-  C function the library calls on every finished tile (still in L1):
+  applies in registers, `residual()` a residual add (then a relu/clamp) for
+  kernels that read an `addend` (hy_sgemm, hy_conv2d_nhwc); otherwise
+  `tile_function(unit, split)` emits a static C function the library calls
+  on every finished tile (still in L1):
 
       static void hy_epi0(const void *const *ctx, long bt, long row0, long col0,
                           long rows, long cols, float *c, long ldc)
@@ -101,12 +103,17 @@ class FusedEpilogue:
 
     def activation(self) -> tuple[str, str, str] | None:
         """(kind, lo, hi) when the epilogue is nothing, or one relu or clamp of the anchor's result."""
-        t = self.out.ctype
         if not self.ops:
             return ACT_NONE, "0", "0"
-        if len(self.ops) != 1 or self.ops[0].operands[0] is not self.anchor or self.ops[0].results[0] is not self.result:
+        if len(self.ops) != 1 or self.ops[0].results[0] is not self.result:
             return None
-        op = self.ops[0]
+        return self._act(self.ops[0], self.anchor)
+
+    def _act(self, op: Operation, of: SSAValue | None) -> tuple[str, str, str] | None:
+        """(kind, lo, hi) of `op` when it is a relu or clamp of `of`."""
+        t = self.out.ctype
+        if op.operands[0] is not of:
+            return None
         if op.name == "hy.relu":
             return ACT_RELU, "0", "0"
         if op.name == "hy.clamp":
@@ -118,24 +125,58 @@ class FusedEpilogue:
             )
         return None
 
+    def residual(self) -> tuple[Tensor, tuple[str, str, str]] | None:
+        """(the tensor, the activation) when the epilogue adds a float tensor of the
+        anchor's own shape to its result (a residual connection), alone or then one
+        relu or clamp: what a library kernel with an `addend` runs in registers."""
+        if not self.ops or len(self.ops) > 2 or self.ops[0].name != "hy.add" or self.out.ctype != "float":
+            return None
+        add = self.ops[0]
+        lhs, rhs = add.operands
+        other = rhs if lhs is self.anchor else lhs if rhs is self.anchor else None
+        if other is None or other is self.anchor or other not in self.input_values:
+            return None
+        t = self.inputs[self.input_values.index(other)]
+        if t.ctype != "float" or tuple(t.shape) != tuple(self.out.shape):
+            return None
+        if len(self.ops) == 1:
+            return (t, (ACT_NONE, "0", "0")) if add.results[0] is self.result else None
+        last = self.ops[1]
+        act = self._act(last, add.results[0]) if last.results[0] is self.result else None
+        return (t, act) if act else None
+
     # --- library kernels: a C function run on each finished tile ---
 
     def declare(
-        self, unit: Unit, split: tuple[int, int], *, bias: str = "0", bias_rows: bool = False, row_base: str = "0"
+        self,
+        unit: Unit,
+        split: tuple[int, int],
+        *,
+        bias: str = "0",
+        bias_rows: bool = False,
+        row_base: str = "0",
+        addend_offset: str | None = None,
     ) -> list[str]:
         """C lines declaring `const hy_epilogue ge` for a library call: the
-        activation in registers when the epilogue is one, else a tile function
-        (with its context table `ectx`)."""
+        activation in registers when the epilogue is one; a residual add (and
+        an activation after it) in registers too when the kernel reads an
+        `addend` (`addend_offset`: where the kernel's C starts in the output,
+        in elements; None for kernels that do not); else a tile function (with
+        its context table `ectx`)."""
         act = self.activation()
-        tile, ctx = "0", None
-        if act is None:
+        tile, ctx, addend = "0", None, "0"
+        residual = self.residual() if act is None and addend_offset is not None else None
+        if residual:
+            t, act = residual
+            addend = t.ptr if addend_offset == "0" else f"{t.ptr} + {addend_offset}"
+        elif act is None:
             act = (ACT_NONE, "0", "0")
             tile, ctx = self.tile_function(unit, split)
         kind, lo, hi = act
         return [
             *([f"const void *const ectx[] = {ctx};"] if ctx else []),
             f"const hy_epilogue ge = {{ {bias}, {int(bias_rows)}, {kind}, {lo}, {hi}, {tile}, "
-            f"{'ectx' if ctx else '0'}, {row_base} }};",
+            f"{'ectx' if ctx else '0'}, {row_base}, {addend} }};",
         ]
 
     def tile_function(self, unit: Unit, split: tuple[int, int]) -> tuple[str, str]:

@@ -336,6 +336,7 @@ def _conv_gemm(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogu
         a=a,
         b=b,
         c=f"{out.ptr} + gr * {og * plane}",
+        c_offset=f"gr * {og * plane}",
         ldc=plane,
         c_batch_stride=g.o * plane,
         trans=trans,
@@ -412,7 +413,7 @@ def conv2d_nhwc(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedE
     packed = unit.add_constant(_joined([pack_conv_weights(wg, nr) for wg in groups]))
     return [
         "{",
-        *epilogue.declare(unit, split),
+        *epilogue.declare(unit, split, addend_offset="0"),
         f"const hy_conv2d_call gc = {{ {x.shape[0]}, {g.c}, {g.groups}, {og}, {g.c_geometry(cg)}, {x.ptr}, {packed}, "
         f"{bias.ptr if bias else '0'}, {out.ptr}, {g.o * g.oh * g.ow}, &ge }};",
         f"const int rc = hy_conv2d_nhwc(&gc, {THREADS});",

@@ -7,7 +7,7 @@ For `y = relu(x @ W.T + b)` with x of 1x512 the generated C is
     {
         const hy_operand ga = { HY_STRIDED, x0, 512, 1, 0, 0 };
         const hy_operand gb = { HY_PACKED, ((const float *)consts[6]), 0, 0, 0, 0 };
-        const hy_epilogue ge = { c1, 0, HY_ACT_RELU, 0, 0, 0, 0, 0 };
+        const hy_epilogue ge = { c1, 0, HY_ACT_RELU, 0, 0, 0, 0, 0, 0 };
         const int rc = hy_sgemm(1, 1, 256, 512, &ga, &gb, v0, 0, 256, 0, &ge, hy_threads);
         if (rc) return rc;
     }
@@ -88,14 +88,19 @@ def sgemm_call(
     split: tuple[int, int],
     row_base: str = "0",
     prelude: tuple[str, ...] = (),
+    c_offset: str = "0",
 ) -> list[str]:
-    """One `hy_sgemm` call with its operands and epilogue, in a block of its own."""
+    """One `hy_sgemm` call with its operands and epilogue, in a block of its own.
+    `c` is the output's pointer plus `c_offset` elements (a group's slice): a
+    residual the epilogue adds is read at the same offset."""
     return [
         "{",
         *prelude,
         f"const hy_operand ga = {a.c()};",
         f"const hy_operand gb = {b.c()};",
-        *epilogue.declare(unit, split, bias=bias or "0", bias_rows=bias_rows, row_base=row_base),
+        *epilogue.declare(
+            unit, split, bias=bias or "0", bias_rows=bias_rows, row_base=row_base, addend_offset=c_offset
+        ),
         f"const int rc = hy_sgemm({batch}, {m}, {n}, {k}, &ga, &gb, {c}, {c_batch_stride}, {ldc}, {int(trans)}, "
         f"&ge, {THREADS});",
         "if (rc) return rc;",

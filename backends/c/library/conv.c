@@ -38,9 +38,11 @@ typedef float cv_vfu __attribute__((vector_size(HY_VB), aligned(4)));
 typedef int cv_vi __attribute__((vector_size(HY_VB)));
 HY_DEFINE_VECTOR_ACT(cv_act, cv_vf, cv_vi)
 
-/* The tile's bias and activation, applied in registers before it is stored. */
+/* The tile's bias, residual and activation, applied in registers before it is stored. */
 typedef struct conv_finish {
-    const float *bias; /* HY_NR floats, 64-byte aligned (zeros past the panel's channels) */
+    const float *bias;   /* HY_NR floats, 64-byte aligned (zeros past the panel's channels) */
+    const float *addend; /* NULL, or HY_NR floats per tile row at row stride ald (a residual) */
+    long ald;
     int act;
     float lo, hi;
 } conv_finish;
@@ -78,6 +80,11 @@ static inline __attribute__((always_inline)) void conv_tile(const int mr, long t
     cv_vf bias[CV_NV];
 #pragma GCC unroll 4
     for (int v = 0; v < CV_NV; ++v) bias[v] = *(const cv_vf *)(f->bias + v * CV_VL);
+    if (f->addend)
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < CV_NV; ++v) acc[i][v] += *(const cv_vfu *)(f->addend + i * f->ald + v * CV_VL);
     /* one branch on the activation per tile, outside the vector loops */
 #define CV_FINISH(ACT)                                                                           \
     _Pragma("GCC unroll 16") for (int i = 0; i < mr; ++i)                                        \
@@ -184,7 +191,7 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
     float t[HY_CONV_MR * HY_NR] __attribute__((aligned(64)));
     float bias[HY_NR] __attribute__((aligned(64)));
     long bias_at = -1;
-    const conv_finish fin = {bias, e->act, e->lo, e->hi};
+    const conv_finish fin = {bias, NULL, 0, e->act, e->lo, e->hi};
     for (long tile = t0; tile < t1; ++tile) {
         const long panel = tile / per_panel, rest = tile % per_panel;
         const long p0 = rest * cmr, mr = plane - p0 < cmr ? plane - p0 : cmr;
@@ -210,12 +217,21 @@ static void conv_tiles(const hy_conv2d_call *cc, long bt, long gr, const float *
         const float *pf = lines ? b + k * HY_NR + rest * share : b;
         if (nhwc) { /* pixels x channels, as the tile is: full panels straight into the output */
             const long oc = cc->groups * og;
-            float *y = cc->out + bt * cc->out_batch_stride + p0 * oc + ocg;
+            const long at = bt * cc->out_batch_stride + p0 * oc + ocg;
+            float *y = cc->out + at;
+            const float *res = e->addend ? e->addend + at : NULL; /* the residual, laid out as the output */
             if (nr == HY_NR) {
-                conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, y, oc, pf, lines, &fin);
-            } else {
+                const conv_finish with_res = {bias, res, oc, e->act, e->lo, e->hi};
+                conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, y, oc, pf, lines, res ? &with_res : &fin);
+            } else if (!res) {
                 conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, t, HY_NR, pf, lines, &fin);
                 for (long i = 0; i < mr; ++i) memcpy(y + i * oc, t + i * HY_NR, sizeof(float) * (size_t)nr);
+            } else { /* a ragged panel: the residual's row ends at nr, so it is added as the tile is copied out */
+                const conv_finish bias_only = {bias, NULL, 0, HY_ACT_NONE, 0, 0};
+                conv_tile_mr(mr, runs, tap_off, k / runs, pix, b, t, HY_NR, pf, lines, &bias_only);
+                for (long i = 0; i < mr; ++i)
+                    for (long j = 0; j < nr; ++j)
+                        y[i * oc + j] = hy_act_scalar(t[i * HY_NR + j] + res[i * oc + j], e->act, e->lo, e->hi);
             }
             if (e->tile) e->tile(e->ctx, bt, p0, ocg, mr, nr, y, oc);
             continue;

@@ -264,6 +264,7 @@ static void pack_b(const hy_operand *bo, long b, long k0, long kc, long j0, long
 typedef struct tile_epilogue {
     const float *bias_i;  /* per tile row (NULL: none), already offset to the tile */
     const float *bias_j;  /* per tile column */
+    const float *addend;  /* NULL, or the residual laid out as C, already offset to the tile */
     int act;
     float lo, hi;
 } tile_epilogue;
@@ -313,6 +314,7 @@ static inline __attribute__((always_inline)) void store_tile(const int mr, vf ac
                 if (last) {
                     if (e->bias_i) x += e->bias_i[i];
                     if (e->bias_j) x += *(const vfu *)(e->bias_j + v * VL);
+                    if (e->addend) x += *(const vfu *)(e->addend + i * rs + v * VL);
                     x = act_v(x, e->act, e->lo, e->hi);
                 }
                 *(vfu *)(ci + v * VL) = x;
@@ -345,6 +347,12 @@ static inline __attribute__((always_inline)) void store_tile(const int mr, vf ac
                         for (int j = 0; j < VL; ++j) buf[j] = j < n ? e->bias_j[v * VL + j] : 0;
                         x += *(const vf *)buf;
                     }
+                    if (e->addend && n == VL) {
+                        x += *(const vfu *)(e->addend + i * rs + v * VL);
+                    } else if (e->addend) { /* never past the last column: the residual ends there */
+                        for (int j = 0; j < VL; ++j) buf[j] = j < n ? e->addend[i * rs + v * VL + j] : 0;
+                        x += *(const vf *)buf;
+                    }
                     x = act_v(x, e->act, e->lo, e->hi);
                 }
                 if (n == VL) {
@@ -370,6 +378,7 @@ static inline __attribute__((always_inline)) void store_tile(const int mr, vf ac
             if (last) {
                 if (e->bias_i) x += e->bias_i[i];
                 if (e->bias_j) x += e->bias_j[j];
+                if (e->addend) x += e->addend[i * rs + j * cs];
                 x = hy_act_scalar(x, e->act, e->lo, e->hi);
             }
             *cij = x;
@@ -551,13 +560,16 @@ typedef struct gemm_call {
     const hy_epilogue *epi;
 } gemm_call;
 
-/* The register epilogue of the tile at (i0, j0): its slice of the bias, the activation. */
-static inline tile_epilogue tile_epi(const hy_epilogue *epi, int bias_on_i, int bias_on_j, long i0, long j0)
+/* The register epilogue of the tile at (i0, j0), stored at c_offset floats from C: its slice of
+ * the bias and of the residual, the activation. */
+static inline tile_epilogue tile_epi(const hy_epilogue *epi, int bias_on_i, int bias_on_j, long i0, long j0,
+                                     long c_offset)
 {
     tile_epilogue te = {0};
     if (epi) {
         te.bias_i = bias_on_i ? epi->bias + i0 : NULL;
         te.bias_j = bias_on_j ? epi->bias + j0 : NULL;
+        te.addend = epi->addend ? epi->addend + c_offset : NULL;
         te.act = epi->act;
         te.lo = epi->lo;
         te.hi = epi->hi;
@@ -608,7 +620,6 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
     const long kc_cap = pack_b_needed ? HY_KC : kc_packed_b();
     const long nblocks = i_hi - i_lo <= MR ? 1 : (k + kc_cap - 1) / kc_cap;
     const long kc_max = (k + nblocks - 1) / nblocks;
-    float *c = g->c + bt * g->cbs;
     const long rs = g->trans ? 1 : g->ldc, cs = g->trans ? g->ldc : 1;
     const hy_epilogue *epi = g->epi;
     const int bias_on_i = epi && epi->bias && (epi->bias_rows != g->trans);
@@ -619,8 +630,9 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
         const long mr = i_hi - i_lo;
         for (long j0 = j_lo; j0 < j_hi; j0 += NR) {
             const long nr = min_l(NR, j_hi - j0);
-            const tile_epilogue te = tile_epi(epi, bias_on_i, bias_on_j, i_lo, j0);
-            float *ct = c + i_lo * rs + j0 * cs;
+            const long at = bt * g->cbs + i_lo * rs + j0 * cs;
+            const tile_epilogue te = tile_epi(epi, bias_on_i, bias_on_j, i_lo, j0, at);
+            float *ct = g->c + at;
             gemv_tile_mr(mr, k, a, g->a->rs, pb + (j0 / NR) * k * NR, ct, rs, cs, nr, &te);
             finish_tile(g, bt, i_lo, j0, mr, nr, ct);
         }
@@ -693,8 +705,9 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
                     for (long ir = 0; ir < mc; ir += MR) {
                         const long mr = min_l(MR, mc - ir);
                         const long i0 = ic + ir, j0 = jc + jr;
-                        const tile_epilogue te = tile_epi(epi, bias_on_i, bias_on_j, i0, j0);
-                        float *ct = c + i0 * rs + j0 * cs;
+                        const long at = bt * g->cbs + i0 * rs + j0 * cs;
+                        const tile_epilogue te = tile_epi(epi, bias_on_i, bias_on_j, i0, j0, at);
+                        float *ct = g->c + at;
                         /* a pre-packed B panel comes from memory: while this panel's tiles run, each
                          * brings its share of the next one into L2 (a freshly packed one is in cache) */
                         const long tiles = (mc + MR - 1) / MR, share = (kc * NR + tiles - 1) / tiles;
@@ -741,6 +754,7 @@ static void gemm_empty(const gemm_call *g, long bt)
         for (long j = 0; j < cols; ++j) {
             float x = 0;
             if (e && e->bias) x = e->bias_rows ? e->bias[r] : e->bias[j];
+            if (e && e->addend) x += e->addend[bt * g->cbs + r * g->ldc + j];
             c[r * g->ldc + j] = hy_act_scalar(x, te.act, te.lo, te.hi);
         }
     if (e && e->tile) e->tile(e->ctx, bt, e->row_base, 0, rows, cols, c, g->ldc);

@@ -78,6 +78,9 @@ typedef struct hy_epilogue {
     hy_tile_fn tile;       /* NULL, or called on each finished tile after bias and act */
     const void *const *ctx;
     long row_base;         /* added to the row numbers `tile` is given (a group's first channel) */
+    const float *addend;   /* NULL, or a tensor laid out as the result (a residual): addend[o] is added
+                            * to c[o], for every offset o from c the kernel stores, after the bias and
+                            * before act, in registers. Only hy_sgemm and hy_conv2d_nhwc read it. */
 } hy_epilogue;
 
 /* C_b = A_b * B_b for b < batch: A is m x k, B is k x n. The result is stored
