@@ -275,40 +275,67 @@ HY_DEFINE_VECTOR_ACT(act_v, vf, vi)
  * vectors, so enough FMAs are in flight to hide their latency. */
 enum { U_MAX = 4 };
 
-static inline __attribute__((always_inline)) void zero_sets(vf acc[U_MAX][MR][NV], const int u_sets, const int mr)
+static inline __attribute__((always_inline)) void zero_sets(vf acc[U_MAX][MR][NV], const int u_sets, const int mr,
+                                                            const int nv)
 {
 #pragma GCC unroll 4
     for (int u = 0; u < u_sets; ++u)
 #pragma GCC unroll 16
         for (int i = 0; i < mr; ++i)
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[u][i][v] = (vf){0};
+            for (int v = 0; v < nv; ++v) acc[u][i][v] = (vf){0};
 }
 
 /* The sets summed into acc[0]. */
-static inline __attribute__((always_inline)) void fold_sets(vf acc[U_MAX][MR][NV], const int u_sets, const int mr)
+static inline __attribute__((always_inline)) void fold_sets(vf acc[U_MAX][MR][NV], const int u_sets, const int mr,
+                                                            const int nv)
 {
 #pragma GCC unroll 4
     for (int u = 1; u < u_sets; ++u)
 #pragma GCC unroll 16
         for (int i = 0; i < mr; ++i)
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[0][i][v] += acc[u][i][v];
+            for (int v = 0; v < nv; ++v) acc[0][i][v] += acc[u][i][v];
 }
 
-/* The finished tile (mr x nr of acc) into C: added to what C holds unless
- * `first`, bias and activation applied when `last`; whole vectors where the
- * tile's rows are C's rows, element by element through a buffer otherwise. */
-static inline __attribute__((always_inline)) void store_tile(const int mr, vf acc[MR][NV], float *restrict c, long rs,
-                                                             long cs, long nr, int first, int last,
-                                                             const tile_epilogue *e)
+/* The first n (1 <= n <= VL) floats at p in the low lanes, zeros above; the low n lanes of x
+ * to p. Nothing past p[n - 1] is read or written (masked on AVX-512 and AVX2). */
+#if HY_VB == 64 && defined(__AVX512F__)
+#include <immintrin.h>
+static inline vf load_n(const float *p, int n) { return (vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
+static inline void store_n(float *p, vf x, int n) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)x); }
+#elif HY_VB == 32 && defined(__AVX2__)
+#include <immintrin.h>
+static inline __m256i mask_n(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+static inline vf load_n(const float *p, int n) { return (vf)_mm256_maskload_ps(p, mask_n(n)); }
+static inline void store_n(float *p, vf x, int n) { _mm256_maskstore_ps(p, mask_n(n), (__m256)x); }
+#else
+static inline vf load_n(const float *p, int n)
 {
-    if (cs == 1 && nr == NR) {
+    vf x = {0};
+    for (int j = 0; j < n; ++j) x[j] = p[j];
+    return x;
+}
+static inline void store_n(float *p, vf x, int n)
+{
+    for (int j = 0; j < n; ++j) p[j] = x[j];
+}
+#endif
+
+/* The finished tile (mr x nr of acc, nv vectors a row) into C: added to what
+ * C holds unless `first`; bias, residual and activation applied when `last`.
+ * Whole vectors where the tile's rows are C's rows (a ragged last vector
+ * through masked loads and stores), element by element otherwise. */
+static inline __attribute__((always_inline)) void store_tile(const int mr, const int nv, vf acc[MR][NV],
+                                                             float *restrict c, long rs, long cs, long nr, int first,
+                                                             int last, const tile_epilogue *e)
+{
+    if (cs == 1 && nr == nv * VL) {
 #pragma GCC unroll 16
         for (int i = 0; i < mr; ++i) {
             float *ci = c + i * rs;
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) {
+            for (int v = 0; v < nv; ++v) {
                 vf x = acc[i][v];
                 if (!first) x += *(const vfu *)(ci + v * VL);
                 if (last) {
@@ -322,45 +349,22 @@ static inline __attribute__((always_inline)) void store_tile(const int mr, vf ac
         }
         return;
     }
-    if (cs == 1) { /* a ragged last panel: whole vectors, then the partial one through a buffer */
-        const int full = (int)(nr / VL), part = (int)(nr % VL);
-        for (int i = 0; i < mr; ++i) {
-            float *ci = c + i * rs;
-            for (int v = 0; v <= full && v < NV; ++v) {
-                const int n = v < full ? VL : part;
-                if (!n) break;
+    if (cs == 1) { /* a ragged last panel: whole vectors, then the partial one masked */
+        for (int v = 0; v < nv; ++v) {
+            const int n = nr - v * VL >= VL ? VL : (int)(nr - v * VL);
+            if (n <= 0) break;
+            const vf bj = last && e->bias_j ? load_n(e->bias_j + v * VL, n) : (vf){0};
+            for (int i = 0; i < mr; ++i) {
+                float *ci = c + i * rs + v * VL;
                 vf x = acc[i][v];
-                float buf[VL] __attribute__((aligned(64)));
-                if (!first) {
-                    if (n == VL) {
-                        x += *(const vfu *)(ci + v * VL);
-                    } else {
-                        for (int j = 0; j < VL; ++j) buf[j] = j < n ? ci[v * VL + j] : 0;
-                        x += *(const vf *)buf;
-                    }
-                }
+                if (!first) x += load_n(ci, n);
                 if (last) {
                     if (e->bias_i) x += e->bias_i[i];
-                    if (e->bias_j && n == VL) {
-                        x += *(const vfu *)(e->bias_j + v * VL);
-                    } else if (e->bias_j) {
-                        for (int j = 0; j < VL; ++j) buf[j] = j < n ? e->bias_j[v * VL + j] : 0;
-                        x += *(const vf *)buf;
-                    }
-                    if (e->addend && n == VL) {
-                        x += *(const vfu *)(e->addend + i * rs + v * VL);
-                    } else if (e->addend) { /* never past the last column: the residual ends there */
-                        for (int j = 0; j < VL; ++j) buf[j] = j < n ? e->addend[i * rs + v * VL + j] : 0;
-                        x += *(const vf *)buf;
-                    }
+                    x += bj;
+                    if (e->addend) x += load_n(e->addend + i * rs + v * VL, n);
                     x = act_v(x, e->act, e->lo, e->hi);
                 }
-                if (n == VL) {
-                    *(vfu *)(ci + v * VL) = x;
-                } else {
-                    *(vf *)buf = x;
-                    for (int j = 0; j < n; ++j) ci[v * VL + j] = buf[j];
-                }
+                store_n(ci, x, n);
             }
         }
         return;
@@ -369,7 +373,7 @@ static inline __attribute__((always_inline)) void store_tile(const int mr, vf ac
 #pragma GCC unroll 16
     for (int i = 0; i < mr; ++i)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) *(vf *)(&t[i][v * VL]) = acc[i][v];
+        for (int v = 0; v < NV; ++v) *(vf *)(&t[i][v * VL]) = v < nv ? acc[i][v] : (vf){0};
     for (int i = 0; i < mr; ++i)
         for (long j = 0; j < nr; ++j) {
             float *cij = c + i * rs + j * cs;
@@ -406,7 +410,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, const in
 #define A_AT(i, kk) (a_rows ? a[(i) * lda + (kk)] : a[(kk) * MR + (i)])
     const int u_sets = mr * nv >= 8 ? 1 : (mr * nv >= 4 ? 2 : 4);
     vf acc[U_MAX][MR][NV];
-    zero_sets(acc, u_sets, mr);
+    zero_sets(acc, u_sets, mr, nv);
     long k = 0, line = 0;
 #pragma GCC unroll 2
     for (; k + u_sets <= kc; k += u_sets, ++line) {
@@ -439,9 +443,9 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, const in
             for (int v = 0; v < nv; ++v) acc[0][i][v] += *(const vfu *)(bk + v * VL) * A_AT(i, k);
     }
 #undef A_AT
-    fold_sets(acc, u_sets, mr);
+    fold_sets(acc, u_sets, mr, nv);
 
-    store_tile(mr, acc[0], c, rs, cs, nr, first, last, e);
+    store_tile(mr, nv, acc[0], c, rs, cs, nr, first, last, e);
 }
 
 /* A tile of at most one vector's columns (N <= VL, or a ragged last panel) runs on one vector
@@ -510,7 +514,7 @@ static inline __attribute__((always_inline)) void gemv_tile(const int mr, long k
 {
     const int u_sets = mr * NV >= 8 ? 1 : (mr * NV >= 4 ? 2 : 4);
     vf acc[U_MAX][MR][NV];
-    zero_sets(acc, u_sets, mr);
+    zero_sets(acc, u_sets, mr, NV);
     long kk = 0;
     for (; kk + u_sets <= k; kk += u_sets) {
         const float *bk = b + kk * NR;
@@ -533,8 +537,8 @@ static inline __attribute__((always_inline)) void gemv_tile(const int mr, long k
         for (int i = 0; i < mr; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[0][i][v] += *(const vfu *)(b + kk * NR + v * VL) * a[i * lda + kk];
-    fold_sets(acc, u_sets, mr);
-    store_tile(mr, acc[0], c, rs, cs, nr, 1, 1, e);
+    fold_sets(acc, u_sets, mr, NV);
+    store_tile(mr, NV, acc[0], c, rs, cs, nr, 1, 1, e);
 }
 
 static void gemv_tile_mr(long mr, long k, const float *a, long lda, const float *b, float *c, long rs, long cs,
