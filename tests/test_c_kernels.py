@@ -271,6 +271,9 @@ def test_cache_key_names_the_cpu_features():
     assert other.key != t.key
     fewer = Target(t.compiler, t.version, t.features[:-1], t.isa, t.tile)
     assert fewer.key != t.key
+    # nor one the compiler tunes for another core (the library's tiles follow the tuning target)
+    retuned = (*(f for f in t.features if not f.startswith("__tune_")), "__tune_othercore__")
+    assert Target(t.compiler, t.version, retuned, t.isa, t.tile).key != t.key
 
 
 def _mlp_module():

@@ -42,8 +42,9 @@ BASE_FLAGS = ("-O3", "-std=gnu11", "-fno-math-errno", "-fno-trapping-math", "-fo
 vectorizes (GELU's epilogue ran scalar). Values are unchanged: it assumes
 no one traps on IEEE exceptions, not that there are no NaNs or infinities."""
 
-# Macros that name CPU features (x86 and Arm), the cache key's part of the machine.
-_FEATURE = re.compile(r"#define (__(?:AVX|SSE|FMA|F16C|BMI|AMX|ARM_FEATURE|ARM_NEON|aarch64|x86_64)\w*__?) ")
+# Macros that name CPU features (x86 and Arm) and the compiler's tuning target (`__tune_znver3__`:
+# the library tunes on it), the cache key's part of the machine.
+_FEATURE = re.compile(r"#define (__(?:AVX|SSE|FMA|F16C|BMI|AMX|ARM_FEATURE|ARM_NEON|aarch64|x86_64|tune_)\w*__?) ")
 
 
 @dataclass(frozen=True)

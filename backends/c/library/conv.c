@@ -167,12 +167,23 @@ static void to_padded_nhwc(const float *x, long plane, long step, long c, long h
 
 /* Pixels per tile for a reduction of k: a B panel of k x NR that outgrows L1 is
  * streamed from L2 once per tile, so long reductions take the full 12 rows
- * (512 x 7x7, k 4608: 1291 -> 1217 us); short ones 8, which measured faster
- * (32 -> 64 channels at 32x32, k 288: 202 against 248 us; the 7x7 stem 1390
- * against 1632). Always the whole tile where it has 8 rows or fewer. */
+ * (512 x 7x7, k 4608: 1291 -> 1217 us); on Intel cores short ones take 8,
+ * which measured faster there (32 -> 64 channels at 32x32, k 288: 202 against
+ * 248 us; the 7x7 stem 1390 against 1632). AMD's Zen cores (one 512-bit FMA a
+ * cycle, three load ports) run every length faster on 12: the stem 2266 ->
+ * 2180 us, 32 -> 64 at 32x32 339 -> 334, 64 at 56x56 2030 -> 2021. Always the
+ * whole tile where it has 8 rows or fewer. (The compile cache key names the
+ * compiler's tuning target, so a cached library is never another CPU's.) */
+#ifndef CONV_SHORT_K
+#if defined(__znver1__) || defined(__znver2__) || defined(__znver3__) || defined(__znver4__) || defined(__znver5__)
+#define CONV_SHORT_K 0
+#else
+#define CONV_SHORT_K 1024
+#endif
+#endif
 static inline long conv_rows(long k)
 {
-    return HY_CONV_MR > 8 && k <= 1024 ? 8 : HY_CONV_MR;
+    return HY_CONV_MR > 8 && k <= CONV_SHORT_K ? 8 : HY_CONV_MR;
 }
 
 /* Tiles [t0, t1) of one group of one image; tile = (channel panel, output row, column block). */
