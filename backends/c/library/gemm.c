@@ -47,6 +47,18 @@
 #ifndef GEMM_A_IN_PLACE_PANELS
 #define GEMM_A_IN_PLACE_PANELS 3 /* B panels up to which A with contiguous rows is not packed (gemm_part) */
 #endif
+/* Reduction length from which a tile prefetches its C lines for writing (ukernel). On AMD's Zen
+ * cores always: an output that left the caches (MobileNetV2's 112x112x96 expansion, k 16, 4.8 MB)
+ * stalled its stores on reads from memory, 811 -> 570 us with them; on Intel cores a short
+ * reduction's prefetches only queued behind its stores (a 1x1 conv of 16 -> 96 channels: 1118 ->
+ * 921 us without them). */
+#ifndef GEMM_PREFETCH_C_K
+#if defined(__znver1__) || defined(__znver2__) || defined(__znver3__) || defined(__znver4__) || defined(__znver5__)
+#define GEMM_PREFETCH_C_K 1
+#else
+#define GEMM_PREFETCH_C_K 128
+#endif
+#endif
 #ifndef GEMM_A_AHEAD
 #define GEMM_A_AHEAD 2 /* tiles ahead a pre-packed A panel is prefetched */
 #endif
@@ -398,9 +410,8 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, const in
                                                           int last, const tile_epilogue *e, const float *pf,
                                                           long pf_lines, const float *a_next)
 {
-    /* the tile's rows arrive while a long k loop runs; under a short one (a 1x1 conv of 16 -> 96
-     * channels, k 16) the prefetches only queue behind the stores: 1118 -> 921 us without them */
-    if (cs == 1 && kc >= 128)
+    /* the tile's rows arrive while its k loop runs (GEMM_PREFETCH_C_K) */
+    if (cs == 1 && kc >= GEMM_PREFETCH_C_K)
 #pragma GCC unroll 16
         for (int i = 0; i < mr; ++i) {
             __builtin_prefetch(c + i * rs, 1);
