@@ -587,7 +587,11 @@ def test_channels_last_depthwise_and_pools(batch, c_cache):
 # (8-pixel interleave and its tail), fewer than 8 rows, 8 x 8 blocks with ragged edges, a batch
 TRANSPOSES = [((1, 3, 7, 9), (0, 2, 3, 1)), ((2, 3, 5, 8), (0, 2, 3, 1)), ((1, 5, 3, 3), (0, 2, 3, 1)),
               ((2, 6, 5, 20), (0, 3, 1, 2)), ((1, 17, 3, 11), (0, 3, 1, 2)), ((3, 8, 16), (0, 2, 1)),
-              ((40, 1), (1, 0)), ((1, 1, 2, 3), (0, 2, 3, 1))]
+              ((40, 1), (1, 0)), ((1, 1, 2, 3), (0, 2, 3, 1)),
+              # three channels going back to NCHW (de-interleaved 8 pixels at a time), ragged and threaded
+              ((1, 13, 11, 3), (0, 3, 1, 2)), ((2, 7, 9, 3), (0, 3, 1, 2)), ((1, 90, 90, 3), (0, 3, 1, 2)),
+              # few row blocks, enough elements for two threads: runs of columns per thread
+              ((1, 7, 7, 400), (0, 3, 1, 2)), ((2, 3, 60, 100), (0, 2, 3, 1))]  # fmt: skip
 
 
 def test_batched_transposes_ragged_shapes(c_cache):
