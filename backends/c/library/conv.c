@@ -172,10 +172,9 @@ static void to_padded_nhwc(const float *x, long plane, long step, long c, long h
  * 248 us; the 7x7 stem 1390 against 1632). AMD's Zen cores (one 512-bit FMA a
  * cycle, three load ports) run every length faster on 12: the stem 2266 ->
  * 2180 us, 32 -> 64 at 32x32 339 -> 334, 64 at 56x56 2030 -> 2021. Always the
- * whole tile where it has 8 rows or fewer. (The compile cache key names the
- * compiler's tuning target, so a cached library is never another CPU's.) */
+ * whole tile where it has 8 rows or fewer. */
 #ifndef CONV_SHORT_K
-#if defined(__znver1__) || defined(__znver2__) || defined(__znver3__) || defined(__znver4__) || defined(__znver5__)
+#if HY_ZEN
 #define CONV_SHORT_K 0
 #else
 #define CONV_SHORT_K 1024

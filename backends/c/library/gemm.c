@@ -53,7 +53,7 @@
  * reduction's prefetches only queued behind its stores (a 1x1 conv of 16 -> 96 channels: 1118 ->
  * 921 us without them). */
 #ifndef GEMM_PREFETCH_C_K
-#if defined(__znver1__) || defined(__znver2__) || defined(__znver3__) || defined(__znver4__) || defined(__znver5__)
+#if HY_ZEN
 #define GEMM_PREFETCH_C_K 1
 #else
 #define GEMM_PREFETCH_C_K 128

@@ -10,6 +10,16 @@
 #include <omp.h>
 #endif
 
+/* 1 on AMD's Zen cores (the compiler's tuning target, `__znverN__` under -march=native), where a
+ * few kernel choices measured differently from Intel's (conv.c's pixels per tile, gemm.c's C
+ * prefetch); the compile cache key names the tuning target, so a cached library is never another
+ * core family's. */
+#if defined(__znver1__) || defined(__znver2__) || defined(__znver3__) || defined(__znver4__) || defined(__znver5__)
+#define HY_ZEN 1
+#else
+#define HY_ZEN 0
+#endif
+
 static inline float hy_act_scalar(float x, int act, float lo, float hi)
 {
     if (act == HY_ACT_RELU) return x < 0 ? 0 : x;
