@@ -334,6 +334,94 @@ static inline void store_n(float *p, vf x, int n)
 }
 #endif
 
+/* The whole-vector tile (cs == 1, nr == nv VL: C's rows are the tile's rows) without a branch per
+ * vector: the first K block starts from the bias, a later one adds what C holds once, and the
+ * activation is a clamp (relu to [0, inf], none skipped), with or without the residual, one
+ * instance each. The branches on the epilogue used to sit in front of every one of the 24
+ * vectors (a 12 x 16 tile at k 16 spent 110 of its 306 cycles on them). */
+#if HY_VB == 64 && defined(__AVX512F__)
+static inline vf clamp_v(vf x, vf lo, vf hi)
+{
+    /* max(lo, x) returns x where x is NaN (its second operand), as x < lo ? lo : x does; min likewise */
+    return (vf)_mm512_min_ps((__m512)hi, _mm512_max_ps((__m512)lo, (__m512)x));
+}
+#elif HY_VB == 32 && defined(__AVX2__)
+static inline vf clamp_v(vf x, vf lo, vf hi)
+{
+    return (vf)_mm256_min_ps((__m256)hi, _mm256_max_ps((__m256)lo, (__m256)x));
+}
+#else
+static inline vf clamp_v(vf x, vf lo, vf hi)
+{
+    vi m = x < lo;
+    x = (vf)(((vi)x & ~m) | ((vi)lo & m));
+    m = x > hi;
+    return (vf)(((vi)x & ~m) | ((vi)hi & m));
+}
+#endif
+
+/* Set 0 of a whole-vector tile before its k loop: the bias in the first K block, zeros after. */
+static inline __attribute__((always_inline)) void init_full(const int mr, const int nv, vf acc[MR][NV], int first,
+                                                            const tile_epilogue *e)
+{
+    vf bj[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; ++v) bj[v] = first && e->bias_j ? *(const vfu *)(e->bias_j + v * VL) : (vf){0};
+    if (first && e->bias_i) {
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; ++v) acc[i][v] = bj[v] + e->bias_i[i];
+    } else {
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; ++v) acc[i][v] = bj[v];
+    }
+}
+
+static inline __attribute__((always_inline)) void store_full_as(const int mr, const int nv, const int add,
+                                                                const int clamp, vf acc[MR][NV], float *restrict c,
+                                                                long rs, const float *restrict d, vf lo, vf hi)
+{
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; ++v) {
+            vf x = acc[i][v];
+            if (add) x += *(const vfu *)(d + i * rs + v * VL);
+            if (clamp) x = clamp_v(x, lo, hi);
+            *(vfu *)(c + i * rs + v * VL) = x;
+        }
+}
+
+/* The finished whole-vector tile into C (see init_full: the bias is in it already when `first`). */
+static inline __attribute__((always_inline)) void store_full(const int mr, const int nv, vf acc[MR][NV],
+                                                             float *restrict c, long rs, int first, int last,
+                                                             const tile_epilogue *e)
+{
+    if (!first)
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; ++v) acc[i][v] += *(const vfu *)(c + i * rs + v * VL);
+    const vf none = {0};
+    if (!last) {
+        store_full_as(mr, nv, 0, 0, acc, c, rs, NULL, none, none);
+        return;
+    }
+    const int clamp = e->act == HY_ACT_RELU || e->act == HY_ACT_CLAMP;
+    const vf lo = none + (e->act == HY_ACT_RELU ? 0.0f : e->lo);
+    const vf hi = none + (e->act == HY_ACT_RELU ? __builtin_inff() : e->hi);
+    if (e->addend) {
+        if (clamp) store_full_as(mr, nv, 1, 1, acc, c, rs, e->addend, lo, hi);
+        else store_full_as(mr, nv, 1, 0, acc, c, rs, e->addend, lo, hi);
+    } else {
+        if (clamp) store_full_as(mr, nv, 0, 1, acc, c, rs, NULL, lo, hi);
+        else store_full_as(mr, nv, 0, 0, acc, c, rs, NULL, lo, hi);
+    }
+}
+
 /* The finished tile (mr x nr of acc, nv vectors a row) into C: added to what
  * C holds unless `first`; bias, residual and activation applied when `last`.
  * Whole vectors where the tile's rows are C's rows (a ragged last vector
@@ -401,6 +489,21 @@ static inline __attribute__((always_inline)) void store_tile(const int mr, const
         }
 }
 
+/* store_tile on a copy of the accumulators: its ragged paths index them with runtime bounds,
+ * which on acc itself kept all of them in memory for the whole k loop (a tile spilled and
+ * reloaded its 24 vectors: 12 x 32 at k 16 ran 640 cycles against 445 without) */
+static inline __attribute__((always_inline)) void store_copy(const int mr, const int nv, vf acc[MR][NV],
+                                                             float *restrict c, long rs, long cs, long nr, int first,
+                                                             int last, const tile_epilogue *e)
+{
+    vf t[MR][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; ++v) t[i][v] = acc[i][v];
+    store_tile(mr, nv, t, c, rs, cs, nr, first, last, e);
+}
+
 /* tile (mr x nr of MR x NR; nv vectors of each row) = A panel * B panel over kc; C (+)= tile.
  * Small tiles split k over several accumulator sets so enough FMAs are in
  * flight to hide their latency. */
@@ -417,11 +520,28 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, const in
             __builtin_prefetch(c + i * rs, 1);
             __builtin_prefetch(c + i * rs + NR - 1, 1);
         }
-    /* A(i, k): a packed panel is K-major (MR floats per k); A read in place is row-major at lda */
-#define A_AT(i, kk) (a_rows ? a[(i) * lda + (kk)] : a[(kk) * MR + (i)])
+    /* A(i, k): a packed panel is K-major (MR floats per k); A read in place is row-major at lda,
+     * row i at ap[i / 3] + (i % 3) lda: four pointers walked along k and one byte stride, every
+     * row one addressing mode (GCC otherwise kept a pointer per row and spilled them: a 12 x 16
+     * tile in place ran 20 cycles per k where its 12 FMAs need 12) */
+    const char *ap[4];
+    const long lb = lda * (long)sizeof(float);
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) ap[q] = (const char *)(a + 3 * q * lda);
+#define A_AT(i, u) \
+    (a_rows ? *(const float *)(ap[(i) / 3] + ((i) % 3) * lb + (u) * (long)sizeof(float)) : a[(k + (u)) * MR + (i)])
+#define A_STEP(n)                                                                      \
+    do {                                                                               \
+        if (a_rows) {                                                                  \
+            for (int q = 0; q < 4; ++q) ap[q] += (n) * (long)sizeof(float);            \
+            __asm__("" : "+r"(ap[0]), "+r"(ap[1]), "+r"(ap[2]), "+r"(ap[3]));          \
+        }                                                                              \
+    } while (0)
     const int u_sets = mr * nv >= 8 ? 1 : (mr * nv >= 4 ? 2 : 4);
+    const int full = cs == 1 && nr == nv * VL;
     vf acc[U_MAX][MR][NV];
     zero_sets(acc, u_sets, mr, nv);
+    if (full) init_full(mr, nv, acc[0], first, e);
     long k = 0, line = 0;
 #pragma GCC unroll 2
     for (; k + u_sets <= kc; k += u_sets, ++line) {
@@ -440,23 +560,27 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, const in
             for (int v = 0; v < nv; ++v) bv[v] = *(const vfu *)(bk + v * VL);
 #pragma GCC unroll 16
             for (int i = 0; i < mr; ++i) {
-                const float av = A_AT(i, k + u);
+                const float av = A_AT(i, u);
 #pragma GCC unroll 4
                 for (int v = 0; v < nv; ++v) acc[u][i][v] += bv[v] * av;
             }
         }
+        A_STEP(u_sets);
     }
     for (; k < kc; ++k) {
         const float *bk = b + k * ldb;
 #pragma GCC unroll 16
         for (int i = 0; i < mr; ++i)
 #pragma GCC unroll 4
-            for (int v = 0; v < nv; ++v) acc[0][i][v] += *(const vfu *)(bk + v * VL) * A_AT(i, k);
+            for (int v = 0; v < nv; ++v) acc[0][i][v] += *(const vfu *)(bk + v * VL) * A_AT(i, 0);
+        A_STEP(1);
     }
 #undef A_AT
+#undef A_STEP
     fold_sets(acc, u_sets, mr, nv);
 
-    store_tile(mr, nv, acc[0], c, rs, cs, nr, first, last, e);
+    if (full) store_full(mr, nv, acc[0], c, rs, first, last, e);
+    else store_copy(mr, nv, acc[0], c, rs, cs, nr, first, last, e);
 }
 
 /* A tile of at most one vector's columns (N <= VL, or a ragged last panel) runs on one vector
@@ -524,8 +648,10 @@ static inline __attribute__((always_inline)) void gemv_tile(const int mr, long k
                                                             long cs, long nr, const tile_epilogue *e)
 {
     const int u_sets = mr * NV >= 8 ? 1 : (mr * NV >= 4 ? 2 : 4);
+    const int full = cs == 1 && nr == NR;
     vf acc[U_MAX][MR][NV];
     zero_sets(acc, u_sets, mr, NV);
+    if (full) init_full(mr, NV, acc[0], 1, e);
     long kk = 0;
     for (; kk + u_sets <= k; kk += u_sets) {
         const float *bk = b + kk * NR;
@@ -549,7 +675,8 @@ static inline __attribute__((always_inline)) void gemv_tile(const int mr, long k
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[0][i][v] += *(const vfu *)(b + kk * NR + v * VL) * a[i * lda + kk];
     fold_sets(acc, u_sets, mr, NV);
-    store_tile(mr, NV, acc[0], c, rs, cs, nr, 1, 1, e);
+    if (full) store_full(mr, NV, acc[0], c, rs, 1, 1, e);
+    else store_copy(mr, NV, acc[0], c, rs, cs, nr, 1, 1, e);
 }
 
 static void gemv_tile_mr(long mr, long k, const float *a, long lda, const float *b, float *c, long rs, long cs,
