@@ -422,33 +422,14 @@ static inline __attribute__((always_inline)) void store_full(const int mr, const
     }
 }
 
-/* The finished tile (mr x nr of acc, nv vectors a row) into C: added to what
- * C holds unless `first`; bias, residual and activation applied when `last`.
- * Whole vectors where the tile's rows are C's rows (a ragged last vector
- * through masked loads and stores), element by element otherwise. */
+/* A finished tile that is not whole vectors (mr x nr of acc, nv vectors a row; see store_full for
+ * those) into C: added to what C holds unless `first`; bias, residual and activation applied when
+ * `last`. A ragged last vector through masked loads and stores, element by element where C is
+ * transposed (cs != 1). Only store_copy calls it. */
 static inline __attribute__((always_inline)) void store_tile(const int mr, const int nv, vf acc[MR][NV],
                                                              float *restrict c, long rs, long cs, long nr, int first,
                                                              int last, const tile_epilogue *e)
 {
-    if (cs == 1 && nr == nv * VL) {
-#pragma GCC unroll 16
-        for (int i = 0; i < mr; ++i) {
-            float *ci = c + i * rs;
-#pragma GCC unroll 4
-            for (int v = 0; v < nv; ++v) {
-                vf x = acc[i][v];
-                if (!first) x += *(const vfu *)(ci + v * VL);
-                if (last) {
-                    if (e->bias_i) x += e->bias_i[i];
-                    if (e->bias_j) x += *(const vfu *)(e->bias_j + v * VL);
-                    if (e->addend) x += *(const vfu *)(e->addend + i * rs + v * VL);
-                    x = act_v(x, e->act, e->lo, e->hi);
-                }
-                *(vfu *)(ci + v * VL) = x;
-            }
-        }
-        return;
-    }
     if (cs == 1) { /* a ragged last panel: whole vectors, then the partial one masked */
         for (int v = 0; v < nv; ++v) {
             const int n = nr - v * VL >= VL ? VL : (int)(nr - v * VL);
