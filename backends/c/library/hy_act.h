@@ -47,10 +47,10 @@ static inline float hy_act_scalar(float x, int act, float lo, float hi)
 
 /* Per-thread scratch buffers that grow and are kept, so a call allocates
  * nothing once warm (fresh megabyte buffers cost page faults on every call).
- * Slots: 0 conv input copy, 1 depthwise planes, 2 attention scores. NULL
- * when memory runs out. */
+ * Slots: 0 conv input copy, 1 depthwise planes, 2 attention scores,
+ * 3 Winograd transforms. NULL when memory runs out. */
 #include <stdlib.h>
-#define HY_SCRATCH_SLOTS 3
+#define HY_SCRATCH_SLOTS 4
 static __thread float *hy_scratch_ptr[HY_SCRATCH_SLOTS];
 static __thread size_t hy_scratch_len[HY_SCRATCH_SLOTS];
 

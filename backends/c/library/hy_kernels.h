@@ -114,6 +114,12 @@ int hy_conv2d(const hy_conv2d_call *call, int threads);
  * i*ow + j, column = channel, ldc = the output channels). */
 int hy_conv2d_nhwc(const hy_conv2d_call *call, int threads);
 
+/* A 3x3 stride-1 convolution of one group by Winograd F(2x2, 3x3) (winograd.c), NHWC as
+ * hy_conv2d_nhwc (same epilogue contract, `geometry.kh/kw` 3, strides and dilations 1, any
+ * padding): `weights` are the 16 transformed kernels U[xi] = G g G^T (xi = 4 * row + column),
+ * each in_channels x out channels packed in NR-column panels, one after another. */
+int hy_winograd_nhwc(const hy_conv2d_call *call, int threads);
+
 /* A depthwise convolution (depthwise.c): output channel o reads input
  * channel o / multiplier; `geometry.c` is the input channels; weights are
  * [channels][kh][kw] as the model has them. The epilogue sees the output as
