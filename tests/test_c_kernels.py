@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import hybridize
+from hybridize.backends import generate_source
 from hybridize.backends.c.isa import Target, target
 from hybridize.backends.c.pack import aligned, pack_a, pack_b
 
@@ -115,9 +116,10 @@ def test_linear_with_constant_matmul_weight(c_cache):
 CONVS = [
     (3, 8, 3, 1, 1, 1, 1, 13),      # K = 27: the GEMM path with packed patches
     (3, 8, 3, 2, 1, 1, 1, 41),      # packed patches at stride 2 (8-wide runs and their tails)
-    (16, 40, 3, 1, 1, 1, 1, 9),     # direct, ragged channels
+    (16, 40, 3, 1, 1, 1, 1, 9),     # direct on NCHW, Winograd on NHWC (test_winograd_convolutions), ragged channels
     (16, 33, 3, 2, 1, 1, 1, 11),    # direct, stride 2, odd size
     (12, 10, 3, 1, 2, 2, 1, 10),    # dilation
+    (12, 20, 3, 1, 1, 1, 1, 9),     # direct on both layouts (too few channels for Winograd), ragged
     (20, 30, 5, 2, 2, 1, 2, 12),    # groups, 5x5
     (24, 70, 1, 1, 0, 1, 1, 7),     # pointwise GEMM, transposed (7x7 plane)
     (32, 64, 1, 1, 0, 1, 1, 16),    # pointwise GEMM
@@ -165,6 +167,56 @@ def test_conv_shapes_and_epilogues(epilogue, layout, c_cache):
     module = compare(Net().eval(), inputs, c_cache, pipeline=pipeline)
     names = {op.name for op in module.walk()}
     assert ("hy.conv2d_nhwc" in names) == layout
+
+
+# (in, out, padding, size, batch): 3x3 stride-1 convs that run by Winograd F(2x2, 3x3) on the
+# channels-last path: the smallest that qualifies, ragged channels and odd planes (partial 2x2 tiles
+# at the right and bottom), no padding and padding 2, 7x7 planes whose few tiles make two threads
+# split the output channels (a ragged last panel too), many chunks over threads, a long reduction
+WINOGRAD_CONVS = [(16, 16, 1, 8, 1), (17, 33, 1, 9, 1), (24, 40, 0, 10, 2), (24, 40, 2, 11, 1), (64, 64, 1, 7, 1),
+                  (64, 70, 1, 7, 1), (32, 64, 1, 32, 3), (130, 40, 1, 14, 1)]  # fmt: skip
+
+
+@pytest.mark.parametrize("epilogue", ["none", "relu", "relu6", "residual", "sigmoid-mul"])
+def test_winograd_convolutions(epilogue, c_cache):
+    """Winograd convs against NumPy and PyTorch, with every epilogue kind (in
+    registers, the residual, the generated tile function), at 1 and 2 threads."""
+    import torch
+
+    torch.manual_seed(0)
+    fn = EPILOGUES[epilogue]
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.convs = torch.nn.ModuleList(
+                torch.nn.Conv2d(ci, co, 3, padding=p, bias=i % 3 != 1) for i, (ci, co, p, n, b) in enumerate(WINOGRAD_CONVS)
+            )
+
+        def forward(self, *xs):
+            outs = []
+            for conv, x in zip(self.convs, xs):
+                y = conv(x)
+                outs.append(fn(torch, y, torch.linspace(-1, 1, y.numel()).reshape(y.shape)))
+            return tuple(outs)
+
+    inputs = [torch.randn(b, ci, n, n) for ci, co, p, n, b in WINOGRAD_CONVS]
+    module = compare(Net().eval(), inputs, c_cache, rtol=5e-5, atol=5e-5)
+    assert generate_source(module, "c").count("hy_winograd_nhwc(") == len(WINOGRAD_CONVS)
+
+
+def test_winograd_dynamic_batch(c_cache):
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(16, 24, 3, padding=1), torch.nn.ReLU()).eval()
+    module = hybridize.optimize(hybridize.trace(net, torch.randn(2, 16, 9, 9), dynamic_batch=True))
+    assert "hy_winograd_nhwc(" in generate_source(module, "c")
+    reference = hybridize.build(module, "numpy")
+    fast = hybridize.build(module, "c", threads=2, cache_dir=c_cache, progress=False)
+    for batch in (1, 3, 5):
+        x = np.random.default_rng(batch).standard_normal((batch, 16, 9, 9)).astype(np.float32)
+        np.testing.assert_allclose(fast(x), reference(x), rtol=5e-5, atol=5e-5)
 
 
 def test_conv_dynamic_batch(c_cache):

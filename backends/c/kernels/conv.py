@@ -4,7 +4,10 @@ Float32 convolutions with constant weights run on the kernel library's
 direct convolution (`library/conv.c`): the input is copied once into a
 padded NHWC buffer and tiles of MR pixels x NR output channels accumulate
 over every tap in registers, reading it in place (no im2col); the weights
-are packed at build time. Depthwise convolutions stay generated and direct
+are packed at build time. Channels-last 3x3 stride-1 convolutions with
+enough channels and pixels run by Winograd F(2x2, 3x3) instead
+(`library/winograd.c`, weights transformed and packed at build time,
+`winograd_fits`). Depthwise convolutions stay generated and direct
 (`_depthwise_conv`).
 """
 
@@ -409,17 +412,49 @@ def conv2d_nhwc(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedE
             epilogue=epilogue,
             split=split,
         )
-    groups = w.const.reshape(g.groups, og, cg, g.kh, g.kw)
-    packed = unit.add_constant(_joined([pack_conv_weights(wg, nr) for wg in groups]))
+    winograd = winograd_fits(g)
+    if winograd:
+        packed = unit.add_constant(pack_winograd_weights(w.const, nr))
+    else:
+        groups = w.const.reshape(g.groups, og, cg, g.kh, g.kw)
+        packed = unit.add_constant(_joined([pack_conv_weights(wg, nr) for wg in groups]))
     return [
         "{",
         *epilogue.declare(unit, split, addend_offset="0"),
         f"const hy_conv2d_call gc = {{ {x.shape[0]}, {g.c}, {g.groups}, {og}, {g.c_geometry(cg)}, {x.ptr}, {packed}, "
         f"{bias.ptr if bias else '0'}, {out.ptr}, {g.o * g.oh * g.ow}, &ge }};",
-        f"const int rc = hy_conv2d_nhwc(&gc, {THREADS});",
+        f"const int rc = {'hy_winograd_nhwc' if winograd else 'hy_conv2d_nhwc'}(&gc, {THREADS});",
         "if (rc) return rc;",
         "}",
     ]
+
+
+WINOGRAD_MIN_TILES = 16
+"""A 3x3 stride-1 conv runs by Winograd F(2x2, 3x3) (`library/winograd.c`) from
+this many 2x2 output tiles per image and 16 channels in and out: below, the
+transforms and the 16 short GEMMs cost more than the 2.25x of arithmetic they
+save."""
+
+
+def winograd_fits(g: ConvGeometry) -> bool:
+    """Whether `g` (a channels-last conv) runs by Winograd F(2x2, 3x3)."""
+    return (
+        g.groups == 1
+        and (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) == (3, 3, 1, 1, 1, 1)
+        and min(g.c, g.o) >= 16
+        and ((g.oh + 1) // 2) * ((g.ow + 1) // 2) >= WINOGRAD_MIN_TILES
+    )
+
+
+_WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+
+
+def pack_winograd_weights(w: np.ndarray, nr: int) -> np.ndarray:
+    """Weights [o, c, 3, 3] as the 16 kernels U[xi] = G g G^T of F(2x2, 3x3)
+    (xi = 4 * row + column), each c x o in NR-column panels, one after another
+    (the layout `hy_winograd_nhwc` reads); transformed in float64."""
+    u = np.einsum("ar,ocrq,bq->abco", _WINOGRAD_G, np.asarray(w, np.float64), _WINOGRAD_G)
+    return aligned(np.concatenate([pack_b(u[a, b].astype(np.float32), nr) for a in range(4) for b in range(4)]))
 
 
 def _conv_nhwc_loops(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: FusedEpilogue) -> list[str]:
