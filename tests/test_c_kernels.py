@@ -312,6 +312,19 @@ def test_packed_layout():
     assert aligned(odd).ctypes.data % 64 == 0 and np.array_equal(aligned(odd), odd)
 
 
+@pytest.mark.parametrize("o, c, nr", [(40, 17, 32), (16, 16, 16), (33, 5, 8), (64, 64, 32)])
+def test_winograd_weights_layout(o, c, nr):
+    """pack_winograd_weights: 16 kernels U[4a + b] = (G g G^T)[a, b], each in NR-column panels (as pack_b)."""
+    from hybridize.backends.c.kernels.conv import pack_winograd_weights
+
+    w = np.random.default_rng(o).standard_normal((o, c, 3, 3)).astype(np.float32)
+    g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+    u = np.einsum("ar,ocrq,bq->abco", g, w.astype(np.float64), g).astype(np.float32)
+    packed = pack_winograd_weights(w, nr)
+    assert packed.ctypes.data % 64 == 0
+    np.testing.assert_array_equal(packed, np.concatenate([pack_b(u[a, b], nr) for a in range(4) for b in range(4)]))
+
+
 def test_cache_key_names_the_cpu_features():
     t = target()
     assert t.features and t.isa in {"avx512f", "avx2", "avx", "neon", "generic"}
