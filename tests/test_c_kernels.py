@@ -510,6 +510,7 @@ def test_kernels_built_for_older_cpus(march, c_cache):
         test_conv_shapes_and_epilogues("relu6", True, c_cache)
         test_conv_shapes_and_epilogues("residual", False, c_cache)
         test_matmul_batched_broadcast_and_transposed(c_cache)
+        test_winograd_convolutions("residual", c_cache)
     assert target().march == "native"
 
 
@@ -541,6 +542,28 @@ def test_pads_read_in_place_by_convolutions(c_cache):
     source = hybridize.backends.generate_source(module, "c")
     assert "hy.pad" not in hybridize.print_module(module)  # every pad became conv padding
     assert "padding [0, 0, 1, 1]" in hybridize.print_module(module)
+
+
+def test_winograd_reads_asymmetric_pads_in_place(c_cache):
+    """Pads folded into a Winograd conv's padding, more on the bottom/right (or only there)."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Conv2d(16, 24, 3)
+            self.b = torch.nn.Conv2d(24, 20, 3)
+
+        def forward(self, x):
+            y = torch.relu(self.a(F.pad(x * 2, (0, 1, 0, 1))))
+            return self.b(F.pad(y, (1, 2, 0, 1))) - 1
+
+    module = compare(Net().eval(), [torch.randn(2, 16, 12, 12)], c_cache, rtol=5e-5, atol=5e-5)
+    assert "hy.pad" not in hybridize.print_module(module)
+    assert generate_source(module, "c").count("hy_winograd_nhwc(") == 2
 
 
 def test_attention_on_the_library(c_cache):
