@@ -101,6 +101,25 @@ def test_export_runs_without_python_bit_identical(model_name, tmp_path, c_cache)
 
 
 @pytest.mark.torch
+@pytest.mark.torch
+def test_winograd_export_is_bit_identical(tmp_path, c_cache):
+    """A Winograd conv (library kernel, per-thread scratch) in the export gives the backend's bits
+    (`make sanitize` runs the library's Winograd under ASan and UBSan)."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(16, 24, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(24, 20, 3)).eval()
+    x = torch.randn(1, 16, 13, 13)
+    model = hybridize.compile(net, x, threads=1, cache_dir=c_cache, progress=False)
+    assert model.source.count("hy_winograd_nhwc(") == 2
+    export(model, tmp_path, "net")
+    assert "hy_winograd_nhwc" in (tmp_path / "net.c").read_text()
+    want = as_list(model(x.numpy()))
+    done = run_driver(compile_c(tmp_path, "net", STRICT), [x.numpy()])
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    for got, ref in zip(outputs(done.stdout, want), want):
+        np.testing.assert_array_equal(got, ref)
+
+
 def test_dynamic_batch_export(tmp_path, c_cache):
     import torch
 
