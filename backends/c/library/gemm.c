@@ -760,11 +760,16 @@ static int gemm_part(const gemm_call *g, long bt, long i_lo, long i_hi, long j_l
     const int b_in_place = pack_b_needed && g->b->kind == HY_STRIDED && g->b->cs == 1 && g->b->rs >= NR;
     /* A with contiguous rows (activations times pre-packed weights: a linear layer, a channels-last
      * 1x1 conv) is read in place too: the micro-kernel broadcasts A(i, k) from row i, so A is never
-     * copied into panels (the copy did not pay where B has few panels: a 1x1 conv of 32 -> 16
-     * channels over 112x112 pixels ran 675 us with it). Packing pays where many B panels reuse the
-     * packed A: 1024^3 runs ~15% faster packed, so A is read in place only for a few panels. */
+     * copied into panels (a 1x1 conv of 32 -> 16 channels over 112x112 pixels ran 675 us with the
+     * copy). Beyond a few B panels packing pays only where A's rows lie a multiple of 4 KB apart
+     * (the MR rows a tile reads share one L1 set and evict each other: 1024^3 110 -> 100 GFLOP/s in
+     * place, k 2048 and 3072 alike) or B is wider than one NC block (N 2048: ~1% slower in place).
+     * Elsewhere in place measured faster at 1 thread, AVX-512 (12x32): 1024 x 256 x 512 112 -> 115
+     * GFLOP/s, 1024 x 128 x 256 109 -> 114, 1024 x 256 x 768 111 -> 114; AVX2 (6x16) 106 -> 112,
+     * 100 -> 112, 105 -> 113. */
+    const long a_row_bytes = g->a->rs * (long)sizeof(float);
     const int a_in_place = pack_a_needed && !pack_b_needed && g->a->kind == HY_STRIDED && g->a->cs == 1 &&
-                           j_hi - j_lo <= GEMM_A_IN_PLACE_PANELS * NR;
+                           (j_hi - j_lo <= GEMM_A_IN_PLACE_PANELS * NR || (j_hi - j_lo <= HY_NC && a_row_bytes % 4096));
     float *ws = NULL, *wa = NULL, *wb = NULL;
     if ((pack_a_needed && !a_in_place) || pack_b_needed) {
         const size_t na = pack_a_needed && !a_in_place ? (size_t)(HY_MC + MR) * kc_max : 0;
