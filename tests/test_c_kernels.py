@@ -113,6 +113,21 @@ def test_linear_with_constant_matmul_weight(c_cache):
 
 
 # (in, out, kernel, stride, padding, dilation, groups, size)
+def conv_stack(convs, epilogue, addend):
+    """A module running conv i on input i, each output through `epilogue(torch, y, addend(y))`."""
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.convs = torch.nn.ModuleList(convs)
+
+        def forward(self, *xs):
+            return tuple(epilogue(torch, y, addend(y)) for y in (conv(x) for conv, x in zip(self.convs, xs)))
+
+    return Net().eval()
+
+
 CONVS = [
     (3, 8, 3, 1, 1, 1, 1, 13),      # K = 27: the GEMM path with packed patches
     (3, 8, 3, 2, 1, 1, 1, 41),      # packed patches at stride 2 (8-wide runs and their tails)
@@ -145,26 +160,14 @@ def test_conv_shapes_and_epilogues(epilogue, layout, c_cache):
     import torch
 
     torch.manual_seed(0)
-    fn = EPILOGUES[epilogue]
-
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.convs = torch.nn.ModuleList(
-                torch.nn.Conv2d(ci, co, k, stride=s, padding=p, dilation=d, groups=g, bias=i % 3 != 1)
-                for i, (ci, co, k, s, p, d, g, n) in enumerate(CONVS)
-            )
-
-        def forward(self, *xs):
-            outs = []
-            for conv, x in zip(self.convs, xs):
-                y = conv(x)
-                outs.append(fn(torch, y, torch.full_like(y, -0.5)))
-            return tuple(outs)
-
+    convs = [
+        torch.nn.Conv2d(ci, co, k, stride=s, padding=p, dilation=d, groups=g, bias=i % 3 != 1)
+        for i, (ci, co, k, s, p, d, g, n) in enumerate(CONVS)
+    ]
+    net = conv_stack(convs, EPILOGUES[epilogue], lambda y: torch.full_like(y, -0.5))
     inputs = [torch.randn(2 if i % 4 == 0 else 1, ci, n, n) for i, (ci, co, k, s, p, d, g, n) in enumerate(CONVS)]
     pipeline = hybridize.DEFAULT_PIPELINE if layout else hybridize.DEFAULT_PIPELINE.replace("layout,", "")
-    module = compare(Net().eval(), inputs, c_cache, pipeline=pipeline)
+    module = compare(net, inputs, c_cache, pipeline=pipeline)
     names = {op.name for op in module.walk()}
     assert ("hy.conv2d_nhwc" in names) == layout
 
@@ -184,24 +187,10 @@ def test_winograd_convolutions(epilogue, c_cache):
     import torch
 
     torch.manual_seed(0)
-    fn = EPILOGUES[epilogue]
-
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.convs = torch.nn.ModuleList(
-                torch.nn.Conv2d(ci, co, 3, padding=p, bias=i % 3 != 1) for i, (ci, co, p, n, b) in enumerate(WINOGRAD_CONVS)
-            )
-
-        def forward(self, *xs):
-            outs = []
-            for conv, x in zip(self.convs, xs):
-                y = conv(x)
-                outs.append(fn(torch, y, torch.linspace(-1, 1, y.numel()).reshape(y.shape)))
-            return tuple(outs)
-
+    convs = [torch.nn.Conv2d(ci, co, 3, padding=p, bias=i % 3 != 1) for i, (ci, co, p, n, b) in enumerate(WINOGRAD_CONVS)]
+    net = conv_stack(convs, EPILOGUES[epilogue], lambda y: torch.linspace(-1, 1, y.numel()).reshape(y.shape))
     inputs = [torch.randn(b, ci, n, n) for ci, co, p, n, b in WINOGRAD_CONVS]
-    module = compare(Net().eval(), inputs, c_cache, rtol=5e-5, atol=5e-5)
+    module = compare(net, inputs, c_cache, rtol=5e-5, atol=5e-5)
     assert generate_source(module, "c").count("hy_winograd_nhwc(") == len(WINOGRAD_CONVS)
 
 
