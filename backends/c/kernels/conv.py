@@ -431,9 +431,15 @@ def conv2d_nhwc(op: Operation, args: list[Tensor], out: Tensor, epilogue: FusedE
 
 WINOGRAD_MIN_TILES = 16
 """A 3x3 stride-1 conv runs by Winograd F(2x2, 3x3) (`library/winograd.c`) from
-this many 2x2 output tiles per image and 16 channels in and out: below, the
-transforms and the 16 short GEMMs cost more than the 2.25x of arithmetic they
-save."""
+this many 2x2 output tiles per image and 16 channels in and out. Its weights
+are 16/9 of the direct conv's and each is used once per tile (the direct conv:
+once per pixel, 4x as often), so with few tiles the weights' traffic decides:
+two 512 -> 512 convs at 1 thread ran 2235 us by Winograd against 388 us direct
+on a 2x2 plane (1 tile), 1351 against 893 on 3x3 (4 tiles), and 2648 against
+4546 on 7x7 (16 tiles). Small convs with few tiles win less (64 -> 64 on 4x4:
+19 against 25 us) or lose (16 -> 16 on 4x4: 6.5 against 6.0 us; 16 -> 8 on
+32x32: 235 against 143 us, as 8 output channels waste most of the 32-wide
+GEMM tile), hence the channel bound."""
 
 
 def winograd_fits(g: ConvGeometry) -> bool:
