@@ -10,14 +10,15 @@
  * Tiles run in chunks sized so that one chunk's V and M stay in this core's L2: per chunk the
  * input transform writes V, hy_sgemm (one thread, pre-packed U) writes M, and the output
  * transform adds the bias and the residual, applies the activation and stores the pixels, then
- * hands each finished output row segment to the tile epilogue. Threads take whole chunks.
+ * hands each finished output row segment to the tile epilogue. Threads take contiguous runs of
+ * whole chunks; with fewer chunks than threads they share the tiles evenly or, where a plane has
+ * few tiles (7x7: 16), each transforms them all for its share of the output channels.
  *
  * The transforms' coefficients are 0, +-1 and +-1/2, so the result differs from the direct
  * convolution by a few float roundings (relative 1e-6 on the bench's models). */
 #include "hy_act.h"
 #include "hy_kernels.h"
 
-#include <string.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
