@@ -10,6 +10,8 @@ tiles. Arrays are 64-byte aligned so vector loads never split a cache line.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -22,16 +24,17 @@ def aligned_empty(count: int, dtype=np.float32, align: int = 64) -> np.ndarray:
 
 
 def _panels(matrix: np.ndarray, width: int) -> np.ndarray:
-    """Rows of `matrix` (r x k) grouped `width` at a time: out[p, kk, lane] = matrix[p*width + lane, kk]."""
-    r, k = matrix.shape
+    """Rows of `matrix` (r x k, or a stack ... x r x k, one matrix after another) grouped `width`
+    at a time: out[..., p, kk, lane] = matrix[..., p*width + lane, kk]."""
+    *stack, r, k = matrix.shape
     count = -(-r // width)
-    out = aligned_empty(count * k * width).reshape(count, k, width)
+    out = aligned_empty(math.prod(stack) * count * k * width).reshape(*stack, count, k, width)
     full = r // width
     # one strided copy for the whole panels, zero lanes only in the last one
-    out[:full] = matrix[: full * width].reshape(full, width, k).transpose(0, 2, 1)
+    out[..., :full, :, :] = matrix[..., : full * width, :].reshape(*stack, full, width, k).swapaxes(-1, -2)
     if full < count:
-        out[full] = 0
-        out[full, :, : r - full * width] = matrix[full * width :].T
+        out[..., full, :, :] = 0
+        out[..., full, :, : r - full * width] = matrix[..., full * width :, :].swapaxes(-1, -2)
     return out.reshape(-1)
 
 
@@ -41,8 +44,8 @@ def pack_a(a: np.ndarray, mr: int) -> np.ndarray:
 
 
 def pack_b(b: np.ndarray, nr: int) -> np.ndarray:
-    """B (k x n) in NR-column panels."""
-    return _panels(np.asarray(b, np.float32).T, nr)
+    """B (k x n) in NR-column panels; a stack of them (... x k x n) one after another."""
+    return _panels(np.asarray(b, np.float32).swapaxes(-1, -2), nr)
 
 
 def aligned(array: np.ndarray, align: int = 64) -> np.ndarray:

@@ -22,7 +22,7 @@ from xdsl.ir import Operation
 from hybridize.backends.c.epilogue import FusedEpilogue
 from hybridize.backends.c.generate import THREADS, Unit
 from hybridize.backends.c.kernels.gemm import Operand, sgemm_call, transposed_pays
-from hybridize.backends.c.pack import aligned, aligned_empty, pack_a, pack_b, pack_conv_weights
+from hybridize.backends.c.pack import aligned, pack_a, pack_b, pack_conv_weights
 from hybridize.backends.c.loops import Tensor
 from hybridize.backends.dims import product
 from hybridize.ir.nn import to_nchw
@@ -457,19 +457,13 @@ _WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
 
 def pack_winograd_weights(w: np.ndarray, nr: int) -> np.ndarray:
     """Weights [o, c, 3, 3] as the 16 kernels U[xi] = G g G^T of F(2x2, 3x3)
-    (xi = 4 * row + column), each c x o in NR-column panels, one after another
-    (the layout `hy_winograd_nhwc` reads); transformed in float64."""
+    (xi = 4 * row + column), each c x o in NR-column panels (`pack_b` of the
+    stack: the layout `hy_winograd_nhwc` reads); transformed in float64."""
     o, c = w.shape[:2]
     taps = np.ascontiguousarray(np.asarray(w, np.float32).reshape(o, c, 9).transpose(2, 1, 0))  # [r*3 + q, c, o]
     # U[4a + b] = sum over (r, q) of G[a, r] G[b, q] g[r, q]: one product with kron(G, G)
     u = (np.kron(_WINOGRAD_G, _WINOGRAD_G) @ taps.reshape(9, c * o).astype(np.float64)).reshape(16, c, o)
-    panels, full = -(-o // nr), o // nr
-    out = aligned_empty(16 * panels * c * nr).reshape(16, panels, c, nr)  # [xi, panel, in channel, lane]
-    out[:, :full] = u[:, :, : full * nr].reshape(16, c, full, nr).transpose(0, 2, 1, 3)
-    if full < panels:  # zero lanes past the last output channel
-        out[:, full] = 0
-        out[:, full, :, : o - full * nr] = u[:, :, full * nr :]
-    return out.reshape(-1)
+    return pack_b(u, nr)
 
 
 def _conv_nhwc_loops(g: ConvGeometry, x: Tensor, w: Tensor, bias, out: Tensor, epilogue: FusedEpilogue) -> list[str]:
